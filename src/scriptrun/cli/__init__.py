@@ -1,0 +1,1 @@
+"""The scriptrun command line (typer + rich): a thin adapter over the public API."""

@@ -1,0 +1,147 @@
+"""Cross-field and environment-dependent rules for a :class:`JobSpec`.
+
+Shape and type rules live in the models (``job.py``). The rules here are small named
+functions, each returning the problems it finds, so every problem is reported at once:
+
+* :func:`check_spec` — pure rules that need nothing but the spec;
+* :func:`check_for_submit` — the full pass run by ``Experiment.submit`` and
+  ``scriptrun validate``: the pure rules plus files, compute targets and what this machine
+  can provide.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+
+from scriptrun.errors import ConfigError, Problem
+from scriptrun.spec.job import LOCAL_TARGET, EnvironmentSpec, JobSpec
+from scriptrun.spec.problems import did_you_mean
+
+Check = Callable[[JobSpec], list[Problem]]
+
+
+def check_entrypoint(spec: JobSpec) -> list[Problem]:
+    if spec.script is not None and spec.command is not None:
+        return [Problem("command", "`script` and `command` are both given",
+                        hint="give either `script` (with `arguments`) or a full `command`, not both")]
+    if spec.command is not None and spec.arguments:
+        return [Problem("arguments", "`arguments` cannot be combined with `command`",
+                        hint="append the arguments to `command` instead")]
+    if spec.script is None and (spec.command is None or spec.command in ("", [])):
+        return [Problem("script", "no entry point: neither `script` nor `command` is given",
+                        hint="set `script='train.py'` or `command=['python', 'train.py']`")]
+    return []
+
+
+def check_distribution(spec: JobSpec) -> list[Problem]:
+    dist = spec.distributed_job_config
+    if dist is None or dist.type != "tensorflow":
+        return []
+    if spec.node_count != dist.worker_count:
+        return [Problem("node_count", f"node_count={spec.node_count} differs from "
+                        f"distributed_job_config.worker_count={dist.worker_count}",
+                        hint="a TensorFlow job runs one worker per node; leave node_count unset")]
+    return []
+
+
+def check_environment_packages(spec: JobSpec) -> list[Problem]:
+    env = spec.environment
+    if not isinstance(env, EnvironmentSpec) or env.python.user_managed_dependencies:
+        return []
+    conda = env.python.conda_dependencies
+    if conda is None or not conda.has_packages():
+        return []
+    return [Problem("environment.python.conda_dependencies",
+                    "building environments from package lists is not available in this version of scriptrun",
+                    hint="install the packages into the current interpreter and set "
+                         "`environment.python.user_managed_dependencies = True`")]
+
+
+PURE_CHECKS: tuple[Check, ...] = (check_entrypoint, check_distribution, check_environment_packages)
+
+
+def check_spec(spec: JobSpec) -> list[Problem]:
+    return [p for check in PURE_CHECKS for p in check(spec)]
+
+
+def check_source_and_script(spec: JobSpec) -> list[Problem]:
+    source = Path(spec.source_directory)
+    if not source.is_dir():
+        what = "does not exist" if not source.exists() else "is not a directory"
+        return [Problem("source_directory", f"{spec.source_directory} {what}",
+                        hint="point `source_directory` at the folder that holds your training code")]
+    if spec.script is None:
+        return []
+    script = Path(os.path.normpath(source / spec.script))
+    if os.path.isabs(spec.script) or not script.is_relative_to(source.resolve()):
+        return [Problem("script", f"{spec.script!r} is outside source_directory {spec.source_directory}",
+                        hint="give the script path relative to `source_directory`, and keep it inside")]
+    if not script.is_file():
+        return [Problem("script", f"{spec.script!r} not found in {spec.source_directory}",
+                        hint=_nearby_scripts(source, spec.script))]
+    return []
+
+
+def _nearby_scripts(source: Path, script: str) -> str:
+    candidates = sorted(str(p.relative_to(source)) for p in source.glob("*.py"))
+    guess = did_you_mean(script, candidates)
+    if guess:
+        return guess
+    if candidates:
+        return "scripts found there: " + ", ".join(candidates[:5])
+    return "the folder has no .py files; check `source_directory`"
+
+
+def check_compute_target(spec: JobSpec, known_targets: Collection[str]) -> list[Problem]:
+    if spec.compute_target == LOCAL_TARGET or spec.compute_target in known_targets:
+        return []
+    names = sorted({LOCAL_TARGET, *known_targets})
+    hint = did_you_mean(spec.compute_target, names) or (
+        f"known targets: {', '.join(names)}; attach one with `scriptrun compute ...` first")
+    return [Problem("compute_target", f"unknown compute target {spec.compute_target!r}", hint=hint)]
+
+
+def check_docker(spec: JobSpec) -> list[Problem]:
+    problems = []
+    uses_docker = spec.docker_runtime_config is not None and spec.docker_runtime_config.use_docker
+    env = spec.environment
+    image = env.docker.base_image if isinstance(env, EnvironmentSpec) and env.docker else None
+    if (uses_docker or image) and shutil.which("docker") is None and shutil.which("podman") is None:
+        path = "docker_runtime_config.use_docker" if uses_docker else "environment.docker.base_image"
+        problems.append(Problem(path, "a container is requested but no container engine (docker/podman) is installed",
+                                hint="remove the docker settings to run in a local Python environment"))
+    return problems
+
+
+def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> list[Problem]:
+    return [
+        *check_spec(spec),
+        *check_source_and_script(spec),
+        *check_compute_target(spec, known_targets),
+        *check_docker(spec),
+    ]
+
+
+def raise_problems(problems: list[Problem], *, file: str | None = None,
+                   lines: Mapping[str, int] | None = None) -> None:
+    """Raise one :class:`ConfigError` for ``problems`` (if any), pointing them at ``file``
+    and the line of their path (``lines`` maps dotted paths to lines) when known."""
+    if not problems:
+        return
+    if file:
+        problems = [p if p.file else Problem(p.path, p.message, p.hint, file, _line(lines, p.path))
+                    for p in problems]
+    raise ConfigError(problems)
+
+
+def _line(lines: Mapping[str, int] | None, path: str) -> int | None:
+    while lines:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        path = path.rpartition(".")[0]
+    return None

@@ -1,0 +1,190 @@
+"""Locating and creating a workspace: a ``.scriptrun/`` folder and its settings.
+
+Precedence when looking for the workspace (:meth:`Workspace.from_config`):
+``SCRIPTRUN_WORKSPACE`` if set, else the nearest ``.scriptrun/`` walking up from the start
+folder (the current directory by default). :meth:`Workspace.resolve` additionally creates
+``./.scriptrun/`` when none is found, so a new user needs no set-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from scriptrun.errors import ConfigError, WorkspaceError
+from scriptrun.spec.problems import validate_model
+from scriptrun.workspace.locking import atomic_write, file_lock
+
+WORKSPACE_DIRNAME = ".scriptrun"
+SETTINGS_FILE = "config.yaml"
+ENV_VAR = "SCRIPTRUN_WORKSPACE"
+
+
+class WorkspaceSettings(BaseModel):
+    """Settings kept in ``.scriptrun/config.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tracking_uri: str | None = Field(
+        None, description="Any MLflow tracking URI; default sqlite:///<workspace>/.scriptrun/mlflow.db")
+    max_concurrent_runs: int = Field(2, ge=1, description="Local runs executing at once; more wait Queued.")
+    agent_idle_timeout_seconds: float = Field(
+        600.0, gt=0, description="The agent stops after this long with no run and no request.")
+    snapshot_max_bytes: int = Field(300 * 1024 * 1024, gt=0, description="Largest source snapshot accepted.")
+
+
+class Workspace:
+    """A scriptrun workspace: settings, tracking store, runs, snapshots and registered assets."""
+
+    def __init__(self, root: str | os.PathLike[str], settings: WorkspaceSettings | None = None):
+        self.root = Path(root).resolve()
+        self.dir = self.root / WORKSPACE_DIRNAME
+        self.settings = settings if settings is not None else _load_settings(self.dir / SETTINGS_FILE)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str] = ".", exist_ok: bool = True, *,
+               tracking_uri: str | None = None) -> Workspace:
+        """Create a workspace in ``path`` (the project folder); return it if it exists and
+        ``exist_ok`` is true."""
+        root = Path(path).resolve()
+        ws_dir = root / WORKSPACE_DIRNAME
+        if ws_dir.is_dir() and not exist_ok:
+            raise WorkspaceError(f"a workspace already exists at {ws_dir} (pass exist_ok=True to use it)")
+        if not root.is_dir():
+            raise WorkspaceError(f"cannot create a workspace in {root}: no such directory")
+        ws_dir.mkdir(exist_ok=True)
+        settings_file = ws_dir / SETTINGS_FILE
+        with file_lock(ws_dir / ".create.lock"):
+            if not settings_file.exists() or tracking_uri is not None:
+                current = _load_settings(settings_file).model_dump(exclude_defaults=True)
+                if tracking_uri is not None:
+                    current["tracking_uri"] = tracking_uri
+                atomic_write(settings_file, yaml.safe_dump(current, sort_keys=False) if current else "{}\n")
+        (ws_dir / ".gitignore").write_text("*\n")
+        return cls(root)
+
+    @classmethod
+    def get(cls, path: str | os.PathLike[str]) -> Workspace:
+        """The workspace in ``path`` (a project folder or its ``.scriptrun`` folder)."""
+        root = _root_of(Path(path))
+        if root is None:
+            raise WorkspaceError(f"no scriptrun workspace at {Path(path).resolve()}: "
+                                 f"create one with Workspace.create({str(path)!r}) or `scriptrun workspace create`")
+        return cls(root)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
+        """Find the workspace: ``SCRIPTRUN_WORKSPACE``, else walk up from ``path`` (default: cwd)."""
+        found = cls._find(path)
+        if found is None:
+            start = Path(path or os.getcwd()).resolve()
+            raise WorkspaceError(f"no scriptrun workspace found in {start} or any parent folder; "
+                                 "run `scriptrun workspace create` or Workspace.create('.')")
+        return found
+
+    @classmethod
+    def resolve(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
+        """:meth:`from_config`, creating ``./.scriptrun/`` when there is none (the implicit default)."""
+        return cls._find(path) or cls.create(path or os.getcwd())
+
+    @classmethod
+    def _find(cls, path: str | os.PathLike[str] | None) -> Workspace | None:
+        env = os.environ.get(ENV_VAR)
+        if env and path is None:
+            root = _root_of(Path(env))
+            if root is None:
+                raise WorkspaceError(f"{ENV_VAR}={env} does not name a scriptrun workspace")
+            return cls(root)
+        start = Path(path or os.getcwd()).resolve()
+        for folder in (start, *start.parents):
+            if (folder / WORKSPACE_DIRNAME).is_dir():
+                return cls(folder)
+        return None
+
+    # -- layout -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.settings.tracking_uri or f"sqlite:///{self.dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.dir / "artifacts"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.dir / "runs"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.dir / "snapshots"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.dir / "registry"
+
+    @property
+    def agent_socket(self) -> Path:
+        """The agent's Unix socket (short path outside the workspace if the inside one is too long)."""
+        inside = self.dir / "agent.sock"
+        if len(str(inside)) < 100:
+            return inside
+        digest = hashlib.sha1(str(self.dir).encode()).hexdigest()[:16]
+        base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"scriptrun-{os.getuid()}"
+        base.mkdir(mode=0o700, exist_ok=True)
+        return base / f"{digest}.sock"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "workspace_dir": str(self.dir),
+            "tracking_uri": self.tracking_uri,
+            "settings": self.settings.model_dump(),
+        }
+
+    def __repr__(self) -> str:
+        return f"Workspace(root={str(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workspace) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+
+def _root_of(path: Path) -> Path | None:
+    path = path.expanduser().resolve()
+    if path.name == WORKSPACE_DIRNAME and path.is_dir():
+        return path.parent
+    if (path / WORKSPACE_DIRNAME).is_dir():
+        return path
+    return None
+
+
+def _load_settings(file: Path) -> WorkspaceSettings:
+    if not file.exists():
+        return WorkspaceSettings()
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise WorkspaceError(f"{file}: not valid YAML: {exc}")
+    try:
+        return validate_model(WorkspaceSettings, data, file=str(file))
+    except ConfigError as exc:
+        raise WorkspaceError(f"invalid workspace settings: {exc}") from None
