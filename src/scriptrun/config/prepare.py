@@ -1,0 +1,43 @@
+"""``prepare_job``: a ``ScriptRunConfig`` and a workspace → the JobSpec that will run.
+
+This is the full validation pass that ``Experiment.submit`` and ``scriptrun validate FILE``
+run: the builder is read once into a spec, registered environment names are resolved, and
+the environment-dependent checks (files, compute targets, container engine) are applied.
+Every problem is reported together, pointing at the YAML file and line when the config came
+from YAML.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scriptrun.environment.environment import resolve_reference
+from scriptrun.errors import Problem, WorkspaceError
+from scriptrun.spec.checks import check_for_submit, raise_problems
+from scriptrun.spec.job import DockerSpec, JobSpec
+from scriptrun.workspace import AssetRegistry, Workspace
+
+if TYPE_CHECKING:
+    from scriptrun.config.script_run_config import ScriptRunConfig
+
+
+def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
+    """The validated, resolved :class:`JobSpec` of ``config`` in ``workspace``; raises one
+    ConfigError listing every problem."""
+    spec = config.to_job_spec()
+    problems: list[Problem] = []
+    if isinstance(spec.environment, str):
+        try:
+            env = resolve_reference(workspace, spec.environment)
+        except WorkspaceError as exc:
+            problems.append(Problem("environment", str(exc),
+                                    hint="register it first with Environment(...).register(ws)"))
+        else:
+            update: dict[str, object] = {"environment": env._to_spec()}
+            runtime = env._docker_runtime_data()
+            if spec.docker_runtime_config is None and runtime is not None:
+                update["docker_runtime_config"] = DockerSpec.model_validate(runtime)
+            spec = spec.model_copy(update=update)
+    problems += check_for_submit(spec, known_targets=AssetRegistry(workspace, "compute").names())
+    raise_problems(problems, file=config._yaml_file, lines=config._yaml_lines)
+    return spec

@@ -1,0 +1,228 @@
+"""v1's ``Environment``: a named, versioned definition of where a job's Python comes from.
+
+An environment with no package lists runs the submitting interpreter — the fast default for
+local runs. An untouched ``Environment("default-environment")`` (what v1 puts in a fresh
+``RunConfiguration``) means exactly "no environment given" and reduces to ``environment=None``
+in the :class:`~scriptrun.spec.job.JobSpec`.
+
+Registered environments live in the workspace registry (``AssetRegistry(ws, "environments")``)
+with integer versions, reported as strings (``"1"``) as v1 does.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+from scriptrun.environment.conda import CondaDependencies
+from scriptrun.errors import ConfigError, Problem, WorkspaceError
+from scriptrun.spec.job import DockerSpec, EnvironmentSpec
+from scriptrun.spec.problems import validate_model
+from scriptrun.workspace import AssetRegistry, Workspace
+
+DEFAULT_ENVIRONMENT_NAME = "default-environment"
+REGISTRY_KIND = "environments"
+_DOCKER_RUNTIME_KEY = "docker_runtime"  # deprecated Environment.docker runtime fields, kept in the registry
+
+
+class PythonSection:
+    """Where the job's Python comes from: the current interpreter (user-managed or no package
+    lists), ``interpreter_path``, or the package lists of ``conda_dependencies``."""
+
+    def __init__(self, user_managed_dependencies: bool = False, interpreter_path: str | None = None,
+                 conda_dependencies: CondaDependencies | None = None):
+        self.user_managed_dependencies = user_managed_dependencies
+        self.interpreter_path = interpreter_path
+        self.conda_dependencies = conda_dependencies
+
+    def _spec_data(self) -> dict[str, Any]:
+        conda = self.conda_dependencies
+        return {"user_managed_dependencies": self.user_managed_dependencies,
+                "interpreter_path": self.interpreter_path,
+                "conda_dependencies": conda._spec_data() if isinstance(conda, CondaDependencies) else conda}
+
+
+class DockerSection:
+    """The environment's container image. ``enabled``, ``shared_volumes``, ``shm_size`` and
+    ``arguments`` are v1's deprecated runtime fields (use ``DockerConfiguration``); they are
+    honoured when a job sets no ``docker_runtime_config``."""
+
+    def __init__(self, base_image: str | None = None, base_dockerfile: str | None = None, *,
+                 enabled: bool = False, shared_volumes: bool = True, shm_size: str = "2g",
+                 arguments: list[str] | None = None):
+        self._base_image = base_image
+        self._base_dockerfile = base_dockerfile
+        self.enabled = enabled
+        self.shared_volumes = shared_volumes
+        self.shm_size = shm_size
+        self.arguments = list(arguments) if arguments else []
+        self.gpu_support = True  # v1: deprecated no-op
+
+    @property
+    def base_image(self) -> str | None:
+        return self._base_image
+
+    @base_image.setter
+    def base_image(self, value: str | None) -> None:
+        if value and self._base_dockerfile:
+            warnings.warn("setting docker.base_image clears docker.base_dockerfile", UserWarning, stacklevel=2)
+            self._base_dockerfile = None
+        self._base_image = value
+
+    @property
+    def base_dockerfile(self) -> str | None:
+        return self._base_dockerfile
+
+    @base_dockerfile.setter
+    def base_dockerfile(self, value: str | None) -> None:
+        if value and self._base_image:
+            warnings.warn("setting docker.base_dockerfile clears docker.base_image", UserWarning, stacklevel=2)
+            self._base_image = None
+        self._base_dockerfile = value
+
+    def _spec_data(self) -> dict[str, Any] | None:
+        if self._base_image is None and self._base_dockerfile is None:
+            return None
+        return {"base_image": self._base_image, "base_dockerfile": self._base_dockerfile}
+
+    def _runtime_data(self) -> dict[str, Any] | None:
+        """The deprecated runtime fields as ``DockerSpec`` data, or None when untouched."""
+        data = {"use_docker": self.enabled, "shared_volumes": self.shared_volumes,
+                "arguments": list(self.arguments), "shm_size": self.shm_size}
+        return None if data == DockerSpec().model_dump() else data
+
+
+class Environment:
+    """A job environment: Python source, environment variables and an optional docker image."""
+
+    def __init__(self, name: str | None):
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(Problem("name", f"environment name must be a string, got {type(name).__name__}"))
+        self.name = name
+        self.version: str | None = None
+        self.environment_variables: dict[str, str] = {}
+        self.python = PythonSection()
+        self.docker = DockerSection()
+
+    # -- spec conversion ------------------------------------------------------------------
+
+    def _spec_data(self) -> dict[str, Any]:
+        python = self.python._spec_data() if isinstance(self.python, PythonSection) else self.python
+        docker = self.docker._spec_data() if isinstance(self.docker, DockerSection) else self.docker
+        env_vars = self.environment_variables
+        return {"name": self.name, "version": self.version,
+                "environment_variables": dict(env_vars) if isinstance(env_vars, dict) else env_vars,
+                "python": python, "docker": docker}
+
+    def _to_spec(self) -> EnvironmentSpec:
+        return validate_model(EnvironmentSpec, self._spec_data())
+
+    @classmethod
+    def _from_spec(cls, spec: EnvironmentSpec, docker_runtime: dict[str, Any] | None = None) -> Environment:
+        env = cls(spec.name)
+        env.version = spec.version
+        env.environment_variables = dict(spec.environment_variables)
+        conda = spec.python.conda_dependencies
+        env.python = PythonSection(spec.python.user_managed_dependencies, spec.python.interpreter_path,
+                                   CondaDependencies._from_spec(conda) if conda is not None else None)
+        runtime = DockerSpec.model_validate(docker_runtime or {})
+        image = spec.docker
+        env.docker = DockerSection(image.base_image if image else None, image.base_dockerfile if image else None,
+                                   enabled=runtime.use_docker, shared_volumes=runtime.shared_volumes,
+                                   shm_size=runtime.shm_size, arguments=list(runtime.arguments))
+        return env
+
+    def _docker_runtime_data(self) -> dict[str, Any] | None:
+        return self.docker._runtime_data() if isinstance(self.docker, DockerSection) else None
+
+    def _is_default(self) -> bool:
+        """True for an untouched default environment (means: run the current interpreter)."""
+        if self.name not in (None, DEFAULT_ENVIRONMENT_NAME) or self._docker_runtime_data() is not None:
+            return False
+        return self._spec_data() == {**Environment(self.name)._spec_data()}
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register(self, workspace: Workspace) -> Environment:
+        """Register this definition; return a new Environment carrying its version.
+
+        Registering a definition identical to an existing version returns that version.
+        """
+        if not self.name:
+            raise ConfigError(Problem("name", "an environment needs a name to be registered"))
+        if self.version is not None:
+            warnings.warn(f"Environment {self.name!r}: the preset version {self.version!r} is ignored; "
+                          "the registry assigns versions", UserWarning, stacklevel=2)
+        definition = self._to_spec().model_dump(mode="json", exclude={"version"})
+        runtime = self._docker_runtime_data()
+        if runtime is not None:
+            definition[_DOCKER_RUNTIME_KEY] = runtime
+        version = AssetRegistry(workspace, REGISTRY_KIND).register(self.name, definition)
+        return _from_definition(definition, version)
+
+    @staticmethod
+    def get(workspace: Workspace, name: str, version: str | int | None = None,
+            label: str | None = None) -> Environment:
+        """A registered environment: ``version``, or the latest one when None."""
+        if version is not None and label is not None:
+            raise ConfigError(Problem("label", "give either `version` or `label`, not both"))
+        if label is not None and label != "latest":
+            raise WorkspaceError(f"environment labels are not supported (got label={label!r}); "
+                                 "use version= or omit it for the latest version")
+        definition, found = AssetRegistry(workspace, REGISTRY_KIND).get(name, version)
+        return _from_definition(definition, found)
+
+    @staticmethod
+    def list(workspace: Workspace) -> dict[str, Environment]:
+        """Every registered environment name with its latest version."""
+        return {name: _from_definition(definition, version)
+                for name, (definition, version) in AssetRegistry(workspace, REGISTRY_KIND).latest().items()}
+
+    def clone(self, new_name: str) -> Environment:
+        """A deep copy under ``new_name``, without a version."""
+        if not new_name:
+            raise ConfigError(Problem("name", "clone() needs a non-empty name"))
+        env = copy.deepcopy(self)
+        env.name = new_name
+        env.version = None
+        return env
+
+    # -- python protocol ------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Environment) and other._spec_data() == self._spec_data()
+                and other._docker_runtime_data() == self._docker_runtime_data())
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"Environment(name={self.name!r}, version={self.version!r})"
+
+
+def _from_definition(definition: dict[str, Any], version: int) -> Environment:
+    data = {k: v for k, v in definition.items() if k != _DOCKER_RUNTIME_KEY}
+    spec = EnvironmentSpec.model_validate({**data, "version": str(version)})
+    return Environment._from_spec(spec, definition.get(_DOCKER_RUNTIME_KEY))
+
+
+def environment_spec_data(environment: Any) -> Any:
+    """What a job's ``environment`` reduces to: None for the default environment, the spec
+    data of an ``Environment``, or a ``"name[:version]"`` registry reference unchanged."""
+    if environment is None:
+        return None
+    if isinstance(environment, Environment):
+        return None if environment._is_default() else environment._spec_data()
+    return environment
+
+
+def split_reference(reference: str) -> tuple[str, str | None]:
+    """``"name:version"`` → (name, version); ``"name"`` → (name, None)."""
+    name, sep, version = reference.rpartition(":")
+    return (name, version or None) if sep else (reference, None)
+
+
+def resolve_reference(workspace: Workspace, reference: str) -> Environment:
+    """The registered environment named by ``"name"`` (latest) or ``"name:version"``."""
+    name, version = split_reference(reference)
+    return Environment.get(workspace, name, version)
