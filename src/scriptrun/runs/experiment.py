@@ -60,5 +60,21 @@ class Experiment:
 
         yield from Run.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
 
+    def start_logging(self, *args: Any, outputs: str | bool | None = None, **kwargs: Any) -> Run:
+        """Start an interactive run (no process) to log to from this Python session; end it
+        with ``run.complete()``/``run.fail()`` or use it as a context manager. Files in
+        ``./outputs`` (or the folder given as ``outputs``) are uploaded when it ends."""
+        import os
+
+        from scriptrun.runs.run import Run, agent_client, new_run_id
+
+        run_id = kwargs.get("run_id") or new_run_id(self.name)
+        agent_client(self.workspace).call("submit", run_id=run_id, experiment=self.name, spec=None,
+                                          snapshot_id=None, run_type="scriptrun.interactive")
+        run = Run(self, run_id)
+        if outputs is not False:
+            run._outputs_dir = os.path.abspath(outputs if isinstance(outputs, str) else "outputs")
+        return run
+
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace!r})"

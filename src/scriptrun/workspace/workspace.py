@@ -121,7 +121,7 @@ class Workspace:
 
     @property
     def artifact_root(self) -> Path:
-        return self.dir / "artifacts"
+        return self.dir / "mlruns"
 
     @property
     def runs_dir(self) -> Path:

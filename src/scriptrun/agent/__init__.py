@@ -1,0 +1,1 @@
+"""The per-workspace agent (server), its client, and the per-run shim."""

@@ -1,0 +1,1 @@
+"""Compute backends. ``local`` runs jobs on this machine through the agent and a shim."""

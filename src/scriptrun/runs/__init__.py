@@ -1,0 +1,1 @@
+"""Experiments, run handles, the in-script run context, statuses and metrics."""

@@ -1,0 +1,357 @@
+"""``Run``: the handle of one run, with v1's shapes (status, details, metrics, files, tags).
+
+Reads and control go through the workspace agent; metric writes (``log*``) are appended to
+the run's metrics file and never wait on the tracking store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from scriptrun.agent.client import AgentClient
+from scriptrun.errors import ActivityFailedException, RunError
+from scriptrun.runs.metrics import METRICS_FILE, MetricsWriter, to_scalar
+from scriptrun.runs.status import RunStatus, is_terminal
+from scriptrun.workspace import Workspace
+
+if TYPE_CHECKING:
+    from scriptrun.runs.experiment import Experiment
+
+
+def agent_client(workspace: Workspace) -> AgentClient:
+    return AgentClient(workspace.root, workspace.agent_socket)
+
+
+class Run:
+    """A run in a workspace. ``Run(experiment, run_id)`` rehydrates an existing run."""
+
+    def __init__(self, experiment: Experiment, run_id: str, outputs: Any = None, *, _details: dict | None = None,
+                 **kwargs: Any):
+        self.experiment = experiment
+        self._id = run_id
+        self._client = agent_client(experiment.workspace)
+        self._details = _details if _details is not None else self._client.call("details", run_id=run_id)
+        self._writer: MetricsWriter | None = None
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def type(self) -> str:
+        return self._details.get("type", "scriptrun.scriptrun")
+
+    @property
+    def status(self) -> str:
+        return self._details.get("status", RunStatus.QUEUED.value)
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return dict(self._details.get("tags") or {})
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return dict(self._details.get("properties") or {})
+
+    @property
+    def parent(self) -> Run | None:
+        parent_id = self._details.get("parentRunId")
+        return Run(self.experiment, parent_id) if parent_id else None
+
+    @property
+    def _run_dir(self) -> Path:
+        return self.experiment.workspace.run_dir(self._id)
+
+    def __repr__(self) -> str:
+        return f"Run(experiment={self.experiment.name!r}, id={self._id!r}, status={self.status!r})"
+
+    # -- status -----------------------------------------------------------------------------
+
+    def get_status(self) -> str:
+        if not is_terminal(self.status):
+            self._details["status"] = self._client.call("status", run_id=self._id)
+        return self.status
+
+    def get_details(self) -> dict[str, Any]:
+        self._details = self._client.call("details", run_id=self._id)
+        return dict(self._details)
+
+    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
+                            raise_on_error: bool = True) -> dict[str, Any]:
+        """Block until the run ends; stream its log while running when ``show_output``."""
+        streamer = _LogStreamer(self._run_dir / "logs") if show_output else None
+        if streamer:
+            print(f"RunId: {self._id}")
+            print(f"Run folder: {self._run_dir}\n", flush=True)
+        try:
+            while True:
+                status = self._client.call("wait", run_id=self._id, timeout=0.2 if streamer else 5.0)
+                if streamer:
+                    streamer.pump()
+                if is_terminal(status):
+                    break
+        except KeyboardInterrupt:
+            print(f"\nStopped waiting; run {self._id} keeps running (run.cancel() stops it).", file=sys.stderr)
+            raise
+        details = self.get_details()
+        if streamer:
+            streamer.pump()
+            print(f"\nExecution Summary\n=================\nRunId: {self._id}\nStatus: {details['status']}")
+            if details.get("error"):
+                print(f"Error: {details['error'].get('message')}")
+            sys.stdout.flush()
+        if details["status"] == RunStatus.FAILED.value and raise_on_error:
+            error = details.get("error") or {}
+            raise ActivityFailedException(
+                f"run {self._id} failed: {error.get('message', 'no error recorded')}"
+                + (f"\n--- end of stderr ---\n{error['stderr_tail'].rstrip()}" if error.get("stderr_tail") else ""),
+                error_details=error)
+        return details
+
+    def cancel(self) -> None:
+        """Stop the run: every process of its tree gets SIGTERM, then SIGKILL after a grace period."""
+        self._details["status"] = self._client.call("cancel", run_id=self._id)
+
+    def complete(self, _set_status: bool = True) -> None:
+        self._end(RunStatus.COMPLETED, None)
+
+    def fail(self, error_details: str | BaseException | None = None, error_code: str | None = None,
+             _set_status: bool = True) -> None:
+        if error_details is not None and not isinstance(error_details, (str, BaseException)):
+            raise TypeError("error_details must be a str or an exception")
+        error = {"code": error_code or "UserError", "message": str(error_details or "failed by the user")}
+        self._end(RunStatus.FAILED, error)
+
+    def _end(self, status: RunStatus, error: dict[str, Any] | None) -> None:
+        self._flush()
+        outputs = getattr(self, "_outputs_dir", None)
+        self._details["status"] = self._client.call("end_interactive", run_id=self._id, status=status.value,
+                                                    error=error, outputs_dir=outputs)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is None:
+            self.complete()
+        else:
+            self.fail(exc)
+
+    # -- metrics ------------------------------------------------------------------------------
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._writer is None:
+            self._writer = MetricsWriter(self._run_dir / METRICS_FILE)
+        self._writer.write(record)
+
+    def _flush(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
+        """Log a scalar; repeated calls append to the series."""
+        self._write({"k": "m", "n": name, "v": to_scalar(name, value), "s": step})
+
+    def log_list(self, name: str, value: list[Any], description: str = "") -> None:
+        self._write({"k": "l", "n": name, "v": [to_scalar(name, v) for v in value]})
+
+    def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
+        self._write({"k": "r", "n": name, "v": {k: to_scalar(name, v) for k, v in kwargs.items()}})
+
+    def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
+        columns = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in value.items()}
+        if len({len(v) for v in columns.values()}) > 1:
+            raise ValueError(f"log_table({name!r}): all columns must have the same length")
+        self._write({"k": "tb", "n": name, "v": {k: [to_scalar(name, x) for x in v] for k, v in columns.items()}})
+
+    def log_image(self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None,
+                  description: str = "") -> None:
+        if (path is None) == (plot is None):
+            raise ValueError("log_image needs exactly one of path= or plot=")
+        staged = self._stage(name + (Path(path).suffix if path is not None else ".png"))
+        if plot is not None:
+            plot.savefig(staged)
+        else:
+            shutil.copyfile(path, staged)
+        self._write({"k": "img", "n": name, "p": f"images/{staged.name}", "src": str(staged)})
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> dict[str, Any]:
+        self._flush()
+        metrics = self._client.call("metrics", run_id=self._id)
+        if name is not None:
+            metrics = {name: metrics[name]} if name in metrics else {}
+        if recursive:
+            out = {self._id: metrics}
+            for child in self.get_children(recursive=True):
+                out[child.id] = child.get_metrics(name=name)
+            return out
+        return metrics
+
+    # -- tags and properties --------------------------------------------------------------------
+
+    def tag(self, key: str, value: Any = None) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, Any] | str) -> None:
+        tags = {tags: None} if isinstance(tags, str) else dict(tags)
+        self._details["tags"] = self._client.call("set_tags", run_id=self._id, tags=tags)
+
+    def get_tags(self) -> dict[str, Any]:
+        self._flush()
+        return self._client.call("get_tags", run_id=self._id)
+
+    def add_properties(self, properties: dict[str, Any]) -> None:
+        if properties:
+            self._details["properties"] = self._client.call("add_properties", run_id=self._id, properties=properties)
+
+    def get_properties(self) -> dict[str, str]:
+        self._flush()
+        return self._client.call("get_properties", run_id=self._id)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _stage(self, name: str) -> Path:
+        folder = self._run_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{uuid.uuid4().hex[:8]}-{Path(name).name}"
+
+    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[bytes],
+                    datastore_name: str | None = None) -> None:
+        if hasattr(path_or_stream, "read"):
+            with tempfile.NamedTemporaryFile(delete=False, dir=self._run_dir) as tmp:
+                shutil.copyfileobj(path_or_stream, tmp)  # type: ignore[arg-type]
+            path = tmp.name
+        else:
+            path = os.fspath(path_or_stream)
+        self._client.call("upload", run_id=self._id, name=name, path=os.path.abspath(path))
+
+    def upload_files(self, names: list[str], paths: list[str], return_artifacts: bool = False,
+                     timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
+        if len(names) != len(paths):
+            raise TypeError("upload_files: names and paths must have the same length")
+        for name, path in zip(names, paths):
+            self.upload_file(name, path)
+
+    def upload_folder(self, name: str, path: str | os.PathLike[str], datastore_name: str | None = None) -> None:
+        self._client.call("upload", run_id=self._id, name=name, path=os.path.abspath(path))
+
+    def get_file_names(self) -> list[str]:
+        self._flush()
+        return self._client.call("file_names", run_id=self._id)
+
+    def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None,
+                      _validate_checksum: bool = False) -> str:
+        target = Path(output_file_path or Path(name).name)
+        if target.is_dir():
+            target = target / Path(name).name
+        with tempfile.TemporaryDirectory() as tmp:
+            local = self._client.call("download", run_id=self._id, name=name, destination=tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(local, target)
+        return str(target)
+
+    def download_files(self, prefix: str | None = None, output_directory: str | os.PathLike[str] | None = None,
+                       output_paths: list[str] | None = None, batch_size: int = 100, append_prefix: bool = True,
+                       timeout_seconds: int | None = None) -> list[str]:
+        names = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
+        base = Path(output_directory or ".")
+        written = []
+        for i, name in enumerate(names):
+            if output_paths:
+                target = Path(output_paths[i])
+            else:
+                rel = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
+                target = base / rel
+            written.append(self.download_file(name, target))
+        return written
+
+    # -- family -----------------------------------------------------------------------------
+
+    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
+                     type: str | None = None, status: str | None = None) -> Iterator[Run]:
+        for details in self._client.call("list", parent_run_id=self._id):
+            child = Run(self.experiment, details["runId"], _details=details)
+            if _matches(details, type=type, status=status, tags=tags, properties=properties):
+                yield child
+            if recursive:
+                yield from child.get_children(recursive=True, tags=tags, properties=properties, type=type,
+                                              status=status)
+
+    @staticmethod
+    def get(workspace: Workspace, run_id: str) -> Run:
+        from scriptrun.runs.experiment import Experiment
+
+        details = agent_client(workspace).call("details", run_id=run_id)
+        return Run(Experiment(workspace, details["experiment"]), run_id, _details=details)
+
+    @staticmethod
+    def list(experiment: Experiment, type: str | None = None, tags: Any = None, properties: Any = None,
+             status: str | None = None, include_children: bool = False) -> Iterator[Run]:
+        rows = agent_client(experiment.workspace).call("list", experiment=experiment.name,
+                                                       include_children=include_children)
+        for details in rows:
+            if _matches(details, type=type, status=status, tags=tags, properties=properties):
+                yield Run(experiment, details["runId"], _details=details)
+
+    @classmethod
+    def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any) -> Any:
+        """The live run inside a submitted job; outside one, an offline run that prints and
+        records locally (``allow_offline=False`` raises instead)."""
+        from scriptrun.runs.context import get_context
+
+        return get_context(allow_offline=allow_offline)
+
+
+def _matches(details: dict[str, Any], *, type: str | None, status: str | None, tags: Any, properties: Any) -> bool:
+    if type is not None and details.get("type") != type:
+        return False
+    if status is not None and details.get("status") != status:
+        return False
+    for wanted, have in ((tags, details.get("tags") or {}), (properties, details.get("properties") or {})):
+        if wanted is None:
+            continue
+        if isinstance(wanted, str):
+            if wanted not in have:
+                return False
+        elif any(have.get(k) != v for k, v in wanted.items()):
+            return False
+    return True
+
+
+def new_run_id(experiment: str) -> str:
+    """v1's run id shape: ``<experiment>_<unix seconds>_<8 hex>``."""
+    return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+class _LogStreamer:
+    """Prints what the run's primary log file gained since the last call (rank 0 first)."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.offset = 0
+        self.file: Path | None = None
+
+    def pump(self) -> None:
+        if self.file is None:
+            files = sorted(self.logs.glob("*.txt"), key=lambda p: (p.stem not in ("std_log", "rank_0"), p.name))
+            if not files:
+                return
+            self.file = files[0]
+        with open(self.file, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        if data:
+            self.offset += len(data)
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
