@@ -75,6 +75,9 @@ def job_spec_to_yaml_dict(spec: JobSpec, base_dir: str | os.PathLike[str] | None
     relative to ``base_dir`` (where the YAML file lives) when it is below it."""
     data = spec.model_dump(mode="json", exclude_defaults=True)
     data["schema_version"] = spec.schema_version
+    if spec.distributed_job_config is not None:  # the discriminator is a default, but must be kept
+        data["distributed_job_config"] = {"type": spec.distributed_job_config.type,
+                                          **data.get("distributed_job_config", {})}
     if base_dir is not None:
         rel = os.path.relpath(spec.source_directory, Path(base_dir).resolve())
         data["source_directory"] = rel.replace(os.sep, "/")
