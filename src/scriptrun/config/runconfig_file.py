@@ -282,10 +282,10 @@ def _environment_dict(env: Any, base: Path, prefix: str) -> Any:
 
 
 def _runconfig_dict(rc: RunConfiguration, environment: Any) -> dict[str, Any]:
-    def section(value: Any) -> Any:
+    def section(name: str, value: Any) -> Any:
         if isinstance(value, SimpleNamespace) or hasattr(value, "_values"):
             items = value._values() if hasattr(value, "_values") else vars(value)
-            return {camel(k): v for k, v in items.items()}
+            return {camel(k): v for k, v in items.items() if k in _SECTIONS[name]}  # v1's keys only
         return value
 
     command = rc.command
@@ -293,7 +293,7 @@ def _runconfig_dict(rc: RunConfiguration, environment: Any) -> dict[str, Any]:
         "script": rc.script, "arguments": rc.arguments, "target": rc.target, "framework": rc.framework,
         "communicator": rc.communicator, "maxRunDurationSeconds": rc.max_run_duration_seconds,
         "nodeCount": rc.node_count, "priority": rc.priority, "environment": environment,
-        **{camel(name): section(getattr(rc, name)) for name in _SECTIONS},
+        **{camel(name): section(name, getattr(rc, name)) for name in _SECTIONS},
         "dataReferences": rc.data_references, "data": rc.data, "datacaches": rc.datacaches,
         "outputData": rc.output_data, "sourceDirectoryDataStore": rc.source_directory_data_store,
         "autoClusterComputeSpecification": rc.auto_cluster_compute_specification,
