@@ -3,7 +3,7 @@
 A snapshot is a manifest (relative path → content hash and mode) whose own hash is the
 snapshot id; file contents are stored once under ``snapshots/objects/``. What is left out:
 the patterns of ``.amlignore`` if the source directory has one, else of ``.gitignore``
-(gitwildmatch syntax), plus always ``.scriptrun/`` and ``.git/``.
+(gitignore syntax), plus always ``.scriptrun/`` and ``.git/``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _ignore_spec(source: Path) -> pathspec.PathSpec:
         if file.is_file():
             lines += file.read_text(encoding="utf-8", errors="replace").splitlines()
             break
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.PathSpec.from_lines("gitignore", lines)
 
 
 def list_files(source: Path) -> list[Path]:

@@ -58,9 +58,9 @@ class Workspace:
         ws_dir = root / WORKSPACE_DIRNAME
         if ws_dir.is_dir() and not exist_ok:
             raise WorkspaceError(f"a workspace already exists at {ws_dir} (pass exist_ok=True to use it)")
-        if not root.is_dir():
-            raise WorkspaceError(f"cannot create a workspace in {root}: no such directory")
-        ws_dir.mkdir(exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"cannot create a workspace in {root}: it is a file, not a folder")
+        ws_dir.mkdir(parents=True, exist_ok=True)
         settings_file = ws_dir / SETTINGS_FILE
         with file_lock(ws_dir / ".create.lock"):
             if not settings_file.exists() or tracking_uri is not None:

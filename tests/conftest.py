@@ -1,0 +1,112 @@
+"""Shared fixtures: real workspaces with a real agent, MLflow store and subprocesses.
+
+Every workspace a test creates is torn down by stopping its agent and waiting for every
+process it started, so the suite leaves no agent or run process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scriptrun.agent.client import AgentClient, send_request
+from scriptrun.workspace import Workspace
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> object:
+    """Poll ``condition`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+        time.sleep(interval)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_agent(ws: Workspace) -> None:
+    """Stop the workspace's agent and every run process it supervises."""
+    client = AgentClient(ws.root, ws.agent_socket)
+    pid = None
+    try:
+        info = send_request(ws.agent_socket, {"op": "ping"}, timeout=10)
+        pid = info["pid"]
+        for run_id in info["active_runs"] + info["queued_runs"]:
+            send_request(ws.agent_socket, {"op": "cancel", "run_id": run_id}, timeout=10)
+        send_request(ws.agent_socket, {"op": "shutdown"}, timeout=10)
+    except OSError:
+        pass
+    for shim in ws.runs_dir.glob("*/shim.json") if ws.runs_dir.is_dir() else []:
+        import json
+
+        info = json.loads(shim.read_text())
+        for p in [info["pid"], *info.get("pids", [])]:
+            try:
+                os.killpg(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    if pid is not None:
+        try:
+            wait_for(lambda: not pid_alive(pid), timeout=15)
+        except AssertionError:
+            os.kill(pid, signal.SIGKILL)
+    del client
+
+
+def make_workspace(path: Path, **settings: object) -> Workspace:
+    ws = Workspace.create(path)
+    if settings:
+        import yaml
+
+        (ws.dir / "config.yaml").write_text(yaml.safe_dump(settings))
+        ws = Workspace.get(path)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def shared_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """One workspace (and agent) for the tests that don't need their own."""
+    ws = make_workspace(tmp_path_factory.mktemp("shared"), max_concurrent_runs=4)
+    yield ws
+    stop_agent(ws)
+
+
+@pytest.fixture
+def own_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace with its own agent, for tests that kill or restart agents."""
+    ws = make_workspace(tmp_path / "ws")
+    yield ws
+    stop_agent(ws)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., Path]:
+    """Write scripts into a fresh source directory: ``project(train='...python...')``."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+
+    def write(**scripts: str) -> Path:
+        for name, body in scripts.items():
+            (folder / f"{name}.py").write_text(textwrap.dedent(body))
+        return folder
+
+    return write
