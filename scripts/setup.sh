@@ -13,5 +13,5 @@ if [ ! -x .venv/bin/uv ]; then
     .venv/bin/python -m pip install --quiet uv
 fi
 echo "==> installing scriptrun and its dependencies"
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[dev]"
+.venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[dev]"
 echo "==> ready: $(.venv/bin/scriptrun --version 2>/dev/null || echo scriptrun)"

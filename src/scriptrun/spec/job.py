@@ -165,6 +165,6 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar_to_str(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # bool is an int
         return str(value)
     return value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,8 @@ def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
             _record_lines(item, loc + (i,), lines)
 
 
-def job_spec_from_yaml(path: str | os.PathLike[str]) -> JobSpec:
-    """Load a job YAML file into a :class:`JobSpec`.
+def job_spec_from_yaml(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> JobSpec:
+    """Load a job YAML file into a :class:`JobSpec`, after applying ``KEY=VALUE`` overrides.
 
     ``source_directory`` is resolved relative to the YAML file's folder (default: that folder).
     """
@@ -63,11 +65,44 @@ def job_spec_from_yaml(path: str | os.PathLike[str]) -> JobSpec:
     if not isinstance(data, dict):
         raise ConfigError(Problem(path="", message=f"expected a mapping of job keys, got {type(data).__name__}",
                                   file=file, line=1, hint="a job file starts with keys such as `script:`"))
-    base = Path(file).resolve().parent
+    return job_spec_from_mapping(apply_overrides(data, overrides), base_dir=Path(file).resolve().parent,
+                                 file=file, lines=lines)
+
+
+def job_spec_from_mapping(data: dict[str, Any], *, base_dir: str | os.PathLike[str], file: str | None = None,
+                          lines: dict[Loc, int] | None = None) -> JobSpec:
+    """Validate a job mapping; a relative ``source_directory`` is taken from ``base_dir``."""
     source = data.get("source_directory", ".")
     if isinstance(source, str):
-        data = {**data, "source_directory": str((base / os.path.expanduser(source)).resolve())}
+        data = {**data, "source_directory": str((Path(base_dir) / os.path.expanduser(source)).resolve())}
     return validate_model(JobSpec, data, file=file, lines=lines)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars) to a copy of ``data``."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(Problem(path="--set", message=f"{item!r} is not KEY=VALUE",
+                                      hint="e.g. --set node_count=2 or --set environment_variables.SEED=1"))
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(Problem(path=".".join(parts[: i + 1]), message=f"--set {key}: "
+                                          f"`{'.'.join(parts[: i + 1])}` is not a mapping",
+                                          hint="set the whole value instead"))
+            node = child
+        node[parts[-1]] = value
+    return data
 
 
 def job_spec_to_yaml_dict(spec: JobSpec, base_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:

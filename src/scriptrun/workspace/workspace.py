@@ -91,6 +91,11 @@ class Workspace:
         return found
 
     @classmethod
+    def find(cls, path: str | os.PathLike[str] | None = None) -> Workspace | None:
+        """Like :meth:`from_config`, but None when there is no workspace."""
+        return cls._find(path)
+
+    @classmethod
     def resolve(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
         """:meth:`from_config`, creating ``./.scriptrun/`` when there is none (the implicit default)."""
         return cls._find(path) or cls.create(path or os.getcwd())
