@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import pid_alive, wait_for
 
+from conftest import pid_alive, wait_for
 from scriptrun.agent.client import send_request
 from scriptrun.config import ScriptRunConfig
 from scriptrun.errors import ActivityFailedException

@@ -1,3 +1,69 @@
-"""scriptrun: configure a training job once, run it anywhere, tracked in MLflow."""
+"""scriptrun: configure a training job once, run it anywhere, tracked in MLflow.
+
+The public API keeps the names of the Azure ML SDK v1 training surface, so existing code
+migrates by changing imports::
+
+    from scriptrun import Experiment, ScriptRunConfig, Workspace
+
+    ws = Workspace.from_config()          # or Workspace.create(".")
+    src = ScriptRunConfig(source_directory=".", script="train.py", arguments=["--lr", 0.1])
+    run = Experiment(ws, "demo").submit(src)
+    run.wait_for_completion(show_output=True)
+
+``import scriptrun`` never imports MLflow or Ray: they load only where they are used.
+"""
 
 __version__ = "0.1.0"
+
+from scriptrun.config import (
+    DockerConfiguration,
+    MpiConfiguration,
+    ParallelTaskConfiguration,
+    PyTorchConfiguration,
+    RunConfiguration,
+    ScriptRunConfig,
+    TensorflowConfiguration,
+)
+from scriptrun.environment import CondaDependencies, Environment
+from scriptrun.errors import (
+    ActivityFailedException,
+    AgentError,
+    ConfigError,
+    Problem,
+    RunError,
+    ScriptrunError,
+    SnapshotError,
+    SubmitError,
+    WorkspaceError,
+)
+from scriptrun.runs.experiment import Experiment
+from scriptrun.runs.run import Run
+from scriptrun.runs.status import RunStatus
+from scriptrun.spec import JobSpec
+from scriptrun.workspace import Workspace
+
+__all__ = [
+    "ActivityFailedException",
+    "AgentError",
+    "CondaDependencies",
+    "ConfigError",
+    "DockerConfiguration",
+    "Environment",
+    "Experiment",
+    "JobSpec",
+    "MpiConfiguration",
+    "ParallelTaskConfiguration",
+    "Problem",
+    "PyTorchConfiguration",
+    "Run",
+    "RunConfiguration",
+    "RunError",
+    "RunStatus",
+    "ScriptRunConfig",
+    "ScriptrunError",
+    "SnapshotError",
+    "SubmitError",
+    "TensorflowConfiguration",
+    "Workspace",
+    "WorkspaceError",
+]

@@ -77,12 +77,9 @@ class AgentClient:
             return False
 
     def start_agent(self) -> None:
-        log = open(self.root / ".scriptrun" / "agent.log", "ab")
-        try:
+        with open(self.root / ".scriptrun" / "agent.log", "ab") as log:
             subprocess.Popen(
                 [sys.executable, "-m", "scriptrun.agent", str(self.root)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                 cwd=str(self.root / ".scriptrun"),
             )
-        finally:
-            log.close()

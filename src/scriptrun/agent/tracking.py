@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, RunStatus as MlflowStatus, RunTag
+from mlflow.entities import Metric, RunTag
+from mlflow.entities import RunStatus as MlflowStatus
 from mlflow.tracking import MlflowClient
 
 from scriptrun.runs.status import RunStatus

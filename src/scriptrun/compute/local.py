@@ -9,7 +9,6 @@ variables below are set. The shim (``agent/shim.py``) then supervises it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys

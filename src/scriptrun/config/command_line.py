@@ -16,7 +16,12 @@ from scriptrun.config.runconfig import RunConfiguration
 from scriptrun.config.script_run_config import ScriptRunConfig
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.spec.problems import Loc, format_path
-from scriptrun.spec.yamlio import apply_overrides, job_spec_from_mapping, load_yaml_with_lines
+from scriptrun.spec.yamlio import (
+    apply_overrides,
+    job_spec_from_mapping,
+    job_spec_to_yaml_dict,
+    load_yaml_with_lines,
+)
 
 JOB_FILE_SUFFIXES = (".yml", ".yaml", ".json")
 
@@ -40,7 +45,7 @@ def script_run_config_from_args(config_file: str | None = None, script_and_argum
         src = ScriptRunConfig(source_directory or ".", run_config=run_config)
         if script_and_arguments:  # v1: the positional script overrides the run configuration's
             src.script, src.command = script_and_arguments[0], None
-        data = src.to_job_spec().model_dump(mode="json", exclude_defaults=True)
+        data = job_spec_to_yaml_dict(src.to_job_spec())
     else:
         data = {}
     if source_directory is not None:

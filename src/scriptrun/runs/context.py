@@ -133,7 +133,7 @@ class OfflineRun:
         self._files.append(name)
 
     def upload_files(self, names: list[str], paths: list[str], **kwargs: Any) -> None:
-        for name, path in zip(names, paths):
+        for name, path in zip(names, paths, strict=True):
             self.upload_file(name, path)
 
     def upload_folder(self, name: str, path: Any, datastore_name: str | None = None) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scriptrun.agent.client import AgentClient
-from scriptrun.errors import ActivityFailedException, RunError
+from scriptrun.errors import ActivityFailedException
 from scriptrun.runs.metrics import METRICS_FILE, MetricsWriter, to_scalar
 from scriptrun.runs.status import RunStatus, is_terminal
 from scriptrun.workspace import Workspace
@@ -240,7 +240,7 @@ class Run:
                      timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
         if len(names) != len(paths):
             raise TypeError("upload_files: names and paths must have the same length")
-        for name, path in zip(names, paths):
+        for name, path in zip(names, paths, strict=True):
             self.upload_file(name, path)
 
     def upload_folder(self, name: str, path: str | os.PathLike[str], datastore_name: str | None = None) -> None:

@@ -1,0 +1,5 @@
+"""``python -m scriptrun``: the command line."""
+
+from scriptrun.cli.main import main
+
+main()
