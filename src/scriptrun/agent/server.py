@@ -29,6 +29,7 @@ from scriptrun import __version__
 from scriptrun.agent.runstate import STATUS_FILE, RunRecord
 from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
+from scriptrun.compute.launch import log_order
 from scriptrun.errors import RunError, ScriptrunError
 from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
 from scriptrun.runs.status import RunStatus
@@ -485,7 +486,8 @@ def _details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "inputDatasets": [],
         "outputDatasets": [],
         "runDefinition": record.spec,
-        "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted(logs.glob("*.txt"))} if logs.is_dir() else {},
+        "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted(logs.glob("*.txt"), key=lambda p: log_order(p.stem))}
+        if logs.is_dir() else {},
         "submittedBy": record.submitted_by,
         "parentRunId": record.parent_run_id,
         "snapshotId": record.snapshot_id,

@@ -2,11 +2,12 @@
 
 Run as ``python -S shim.py <run dir>`` (stdlib only, self-contained: it is executed as a
 file, never imported from the package). It reads ``launch.json``, starts each process in its
-own process group, copies its output to ``logs/<name>.txt``, enforces the run's deadline and
-cancellation (SIGTERM to the shim) with SIGTERM then SIGKILL to every process group, stops
-the others when one process fails, and finally writes ``exit.json``. It holds an exclusive
-``flock`` on ``shim.lock`` for its whole life, so the agent (or a restarted agent) can tell
-a live shim from a dead one without trusting pids.
+own process group, copies its output to ``logs/<name>.txt``, retries a failed process when
+its plan allows, enforces the run's deadline and cancellation (SIGTERM to the shim) with
+SIGTERM then SIGKILL to every process group, stops the others when one process fails, and
+finally writes ``exit.json``. It holds an exclusive ``flock`` on ``shim.lock`` for its whole
+life, so the agent (or a restarted agent) can tell a live shim from a dead one without
+trusting pids.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ TAIL_BYTES = 8192
 class Shim:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
+        self.logs = os.path.join(run_dir, "logs")
         with open(os.path.join(run_dir, "launch.json")) as fh:
             self.launch = json.load(fh)
+        self.specs: list[dict] = self.launch["processes"]
+        self.grace = float(self.launch.get("grace_seconds", 10))
         self.cancel_requested = False
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.names: list[str] = []
-        self.tails: dict[str, bytes] = {}
+        self.sel = selectors.DefaultSelector()
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.specs)
+        self.attempts = [0] * len(self.specs)
+        self.log_fds: list[int] = []
+        self.tails = [b""] * len(self.specs)
+        self.open_streams = 0
 
     def _write_json(self, name: str, data: dict) -> None:
         path = os.path.join(self.run_dir, name)
@@ -41,6 +48,16 @@ class Shim:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+
+    def _start(self, i: int) -> None:
+        spec = self.specs[i]
+        env = dict(spec["env"], SCRIPTRUN_ATTEMPT=str(self.attempts[i]))
+        proc = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.procs[i] = proc
+        self.sel.register(proc.stdout, selectors.EVENT_READ, (i, False))
+        self.sel.register(proc.stderr, selectors.EVENT_READ, (i, True))
+        self.open_streams += 2
 
     def run(self) -> int:
         lock_fd = os.open(os.path.join(self.run_dir, "shim.lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -53,50 +70,42 @@ class Shim:
         signal.signal(signal.SIGTERM, self._on_cancel)
         signal.signal(signal.SIGINT, self._on_cancel)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        logs = os.path.join(self.run_dir, "logs")
-        os.makedirs(logs, exist_ok=True)
+        os.makedirs(self.logs, exist_ok=True)
         started = time.time()
-        sel = selectors.DefaultSelector()
-        log_fds: dict[str, int] = {}
-        for spec in self.launch["processes"]:
-            name = spec["name"]
-            log_fds[name] = os.open(os.path.join(logs, name + ".txt"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        for i, spec in enumerate(self.specs):
+            path = os.path.join(self.logs, spec["name"] + ".txt")
+            self.log_fds.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
             try:
-                proc = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=spec["env"], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                self._start(i)
             except OSError as exc:
-                message = f"cannot start {spec['argv'][0]!r}: {exc.strerror or exc}\n"
-                os.write(log_fds[name], message.encode())
-                self._kill_all(grace=float(self.launch.get("grace_seconds", 10)))
-                self._finish(started, 127, "failed", name, message.encode())
+                message = f"cannot start {spec['argv'][0]!r}: {exc.strerror or exc}\n".encode()
+                os.write(self.log_fds[i], message)
+                self._kill_all()
+                self._finish(started, 127, "failed", spec["name"], message)
                 return 0
-            self.procs.append(proc)
-            self.names.append(name)
-            self.tails[name] = b""
-            sel.register(proc.stdout, selectors.EVENT_READ, (name, False))
-            sel.register(proc.stderr, selectors.EVENT_READ, (name, True))
         self._write_json("shim.json", {"pid": os.getpid(), "started": started,
-                                       "pids": [p.pid for p in self.procs]})
+                                       "pids": [p.pid for p in self.procs if p]})
+        reason, failed = self._supervise(started)
+        self._finish(started, *self._outcome(reason, failed))
+        return 0
+
+    def _supervise(self, started: float) -> tuple[str | None, int | None]:
         timeout = self.launch.get("timeout_seconds")
         deadline = started + timeout if timeout else None
-        grace = float(self.launch.get("grace_seconds", 10))
-        reason = None
-        failed_name = None
-        open_streams = 2 * len(self.procs)
+        reason: str | None = None
+        failed: int | None = None
         all_exited_at = None
         while True:
-            for key, _ in sel.select(timeout=0.1):
-                name, is_err = key.data
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
-                    continue
-                os.write(log_fds[name], chunk)
-                if is_err:
-                    self.tails[name] = (self.tails[name] + chunk)[-TAIL_BYTES:]
-            codes = [p.poll() for p in self.procs]
+            self._pump(0.1)
+            codes = [p.poll() if p else None for p in self.procs]
             if reason is None:
+                for i, code in enumerate(codes):
+                    if code not in (None, 0) and self._should_retry(i, code):
+                        os.write(self.log_fds[i], f"\n--- exit code {code}; retry {self.attempts[i] + 1} of "
+                                                  f"{self.specs[i].get('max_retries', 0)} ---\n".encode())
+                        self.attempts[i] += 1
+                        self._start(i)
+                        codes[i] = None
                 if self.cancel_requested:
                     reason = "canceled"
                 elif deadline is not None and time.time() > deadline:
@@ -104,55 +113,99 @@ class Shim:
                 else:
                     bad = [i for i, c in enumerate(codes) if c not in (None, 0)]
                     if bad and any(c is None for c in codes):
-                        reason, failed_name = "failed", self.names[bad[0]]
+                        reason, failed = "failed", bad[0]
                 if reason is not None:
-                    self._kill_all(grace)
+                    self._kill_all()
             if all(c is not None for c in codes):
                 all_exited_at = all_exited_at or time.time()
                 # a daemonised grandchild may keep a pipe open: don't wait on it for long
-                if open_streams == 0 or reason is not None or time.time() - all_exited_at > 2:
-                    break
+                if self.open_streams == 0 or reason is not None or time.time() - all_exited_at > 2:
+                    return reason, failed
+
+    def _should_retry(self, i: int, code: int) -> bool:
+        spec = self.specs[i]
+        return (not self.cancel_requested and self.attempts[i] < spec.get("max_retries", 0)
+                and code not in spec.get("terminal_exit_codes", ()))
+
+    def _pump(self, timeout: float) -> None:
+        for key, _ in self.sel.select(timeout=timeout):
+            i, is_err = key.data
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                self.sel.unregister(key.fileobj)
+                key.fileobj.close()
+                self.open_streams -= 1
+                continue
+            os.write(self.log_fds[i], chunk)
+            if is_err:
+                self.tails[i] = (self.tails[i] + chunk)[-TAIL_BYTES:]
+
+    def _outcome(self, reason: str | None, failed: int | None) -> tuple[int, str, str | None, bytes]:
         for proc in self.procs:  # leave nothing of the run's process groups behind
-            _killpg(proc.pid, signal.SIGKILL)
-        for key in list(sel.get_map().values()):
+            if proc:
+                _killpg(proc.pid, signal.SIGKILL)
+        for key in list(self.sel.get_map().values()):
             os.set_blocking(key.fd, False)
             try:
                 while chunk := os.read(key.fd, 65536):
-                    os.write(log_fds[key.data[0]], chunk)
+                    os.write(self.log_fds[key.data[0]], chunk)
             except OSError:
                 pass
-        codes = [p.returncode for p in self.procs]
-        if failed_name is None:
+        codes = [p.returncode if p else 127 for p in self.procs]
+        if failed is None:
             bad = [i for i, c in enumerate(codes) if c != 0]
-            if bad:
-                failed_name = self.names[bad[0]]
-        exit_code = codes[self.names.index(failed_name)] if failed_name else 0
-        if reason is None:
-            reason = "failed" if failed_name else "completed"
-        self._finish(started, exit_code, reason, failed_name, self.tails.get(failed_name or "", b""))
-        return 0
+            failed = bad[0] if bad else None
+        if failed is None:
+            return 0, reason or "completed", None, b""
+        name, code, tail = self.specs[failed]["name"], codes[failed], self.tails[failed]
+        rank = _first_failed_rank(self.logs)  # an MPI job: name the rank, not mpirun
+        if rank is not None:
+            name, code, tail = rank
+        return code, reason or "failed", name, tail
 
     def _finish(self, started: float, exit_code: int, reason: str, failed: str | None, tail: bytes) -> None:
         self._write_json("exit.json", {
             "exit_code": exit_code, "reason": reason, "failed_process": failed,
-            "started": started, "ended": time.time(),
+            "started": started, "ended": time.time(), "attempts": self.attempts,
             "stderr_tail": tail.decode("utf-8", errors="replace"),
         })
 
     def _on_cancel(self, signum: int, frame: object) -> None:
         self.cancel_requested = True
 
-    def _kill_all(self, grace: float) -> None:
-        """SIGTERM every process group, then SIGKILL whatever is left after ``grace`` s."""
-        for proc in self.procs:
+    def _kill_all(self) -> None:
+        """SIGTERM every process group, then SIGKILL whatever is left after the grace period."""
+        procs = [p for p in self.procs if p]
+        for proc in procs:
             _killpg(proc.pid, signal.SIGTERM)
-        end = time.time() + grace
-        while time.time() < end and any(p.poll() is None for p in self.procs):
-            time.sleep(0.05)
-        for proc in self.procs:
+        end = time.time() + self.grace
+        while time.time() < end and any(p.poll() is None for p in procs):
+            self._pump(0.05)
+        for proc in procs:
             _killpg(proc.pid, signal.SIGKILL)
             if proc.poll() is None:
                 proc.wait()
+
+
+def _first_failed_rank(logs: str) -> tuple[str, int, bytes] | None:
+    """The MPI rank that failed first (from the rank wrappers' ``rank_<n>.exit`` files)."""
+    failures = []
+    for entry in os.listdir(logs):
+        if entry.startswith("rank_") and entry.endswith(".exit"):
+            try:
+                with open(os.path.join(logs, entry)) as fh:
+                    info = json.load(fh)
+            except (OSError, ValueError):
+                continue
+            if info.get("exit_code"):
+                failures.append((info.get("ended", 0), entry[:-5], int(info["exit_code"])))
+    if not failures:
+        return None
+    _, name, code = min(failures)
+    with open(os.path.join(logs, name + ".txt"), "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - TAIL_BYTES))
+        return name, code, fh.read()
 
 
 def _killpg(pgid: int, sig: int) -> None:

@@ -1,5 +1,9 @@
 """The local compute backend: a working copy, the process contract, and a shim per run.
 
+A distributed job runs as ``node_count`` "virtual nodes" on this machine, each process with
+the rank environment of ``launch.py`` — so distributed launch can be debugged here before
+paying for nodes.
+
 What the user's process sees (on every backend): its working directory is a copy of the
 snapshot with ``./outputs`` and ``./logs`` created; ``python`` is the environment's
 interpreter; ``$VAR`` tokens in its argv are expanded from its environment; and the
@@ -10,15 +14,18 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from scriptrun.spec import EnvironmentSpec, JobSpec
+from scriptrun.compute.launch import plan_processes, ports_needed
+from scriptrun.spec import EnvironmentSpec, JobSpec, PyTorchSpec
 
 SHIM = Path(__file__).resolve().parent.parent / "agent" / "shim.py"
 GRACE_SECONDS = 10.0
+LOOPBACK = "127.0.0.1"
 _STALE_PREFIXES = ("SCRIPTRUN_", "AZUREML_", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_")
 _VAR = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
@@ -78,15 +85,38 @@ def build_argv(spec: JobSpec, python: str, env: dict[str, str]) -> list[str]:
     return argv if isinstance(spec.command, str) else expand_vars(argv, env)
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports that are free on ``host`` right now."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str) -> dict[str, Any]:
-    """Write ``launch.json`` for the shim: one process for a plain job."""
+    """Write ``launch.json`` for the shim: the job's processes on ``node_count`` virtual nodes
+    of this machine, each with the rank environment a cluster would give it."""
     (workdir / "outputs").mkdir(exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
-    launch = {
-        "processes": [{"name": "std_log", "argv": build_argv(spec, python, env), "env": env, "cwd": str(workdir)}],
-        "timeout_seconds": spec.max_run_duration_seconds,
-        "grace_seconds": GRACE_SECONDS,
-    }
+    hosts = [LOOPBACK] * spec.node_count
+    plans = plan_processes(spec, hosts, free_ports(ports_needed(spec)), python=python,
+                           logs_dir=str(run_dir / "logs"))
+    processes = []
+    for plan in plans:
+        process_env = {**env, **plan.env}
+        if isinstance(spec.distributed_job_config, PyTorchSpec):
+            process_env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # virtual nodes talk over loopback
+        processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, python, process_env)],
+                          "env": process_env, "cwd": str(workdir), "max_retries": plan.max_retries,
+                          "terminal_exit_codes": list(plan.terminal_exit_codes)})
+    launch = {"processes": processes, "timeout_seconds": spec.max_run_duration_seconds,
+              "grace_seconds": GRACE_SECONDS}
     (run_dir / "launch.json").write_text(json.dumps(launch))
     return launch
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scriptrun.agent.client import AgentClient
+from scriptrun.compute.launch import log_order
 from scriptrun.errors import ActivityFailedException
 from scriptrun.runs.metrics import METRICS_FILE, MetricsWriter, to_scalar
 from scriptrun.runs.status import RunStatus, is_terminal
@@ -344,7 +345,7 @@ class _LogStreamer:
 
     def pump(self) -> None:
         if self.file is None:
-            files = sorted(self.logs.glob("*.txt"), key=lambda p: (p.stem not in ("std_log", "rank_0"), p.name))
+            files = sorted(self.logs.glob("*.txt"), key=lambda p: log_order(p.stem))
             if not files:
                 return
             self.file = files[0]

@@ -38,12 +38,20 @@ def check_entrypoint(spec: JobSpec) -> list[Problem]:
 
 def check_distribution(spec: JobSpec) -> list[Problem]:
     dist = spec.distributed_job_config
-    if dist is None or dist.type != "tensorflow":
+    if dist is None:
+        if spec.node_count > 1:
+            return [Problem("node_count", f"node_count={spec.node_count} without a distributed_job_config",
+                            hint="say how to launch on several nodes, e.g. "
+                                 "distributed_job_config=PyTorchConfiguration(process_count=4, node_count=2)")]
         return []
-    if spec.node_count != dist.worker_count:
+    if dist.type == "tensorflow" and spec.node_count != dist.worker_count:
         return [Problem("node_count", f"node_count={spec.node_count} differs from "
                         f"distributed_job_config.worker_count={dist.worker_count}",
                         hint="a TensorFlow job runs one worker per node; leave node_count unset")]
+    if dist.type == "pytorch" and dist.process_count is not None and dist.process_count % spec.node_count:
+        return [Problem("distributed_job_config.process_count",
+                        f"process_count={dist.process_count} does not split evenly over node_count={spec.node_count}",
+                        hint="use a multiple of node_count, so that every node runs the same number of ranks")]
     return []
 
 
@@ -116,12 +124,33 @@ def check_docker(spec: JobSpec) -> list[Problem]:
     return problems
 
 
+def has_nvidia_gpu() -> bool:
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
+
+
+def check_local_launch(spec: JobSpec) -> list[Problem]:
+    """What this machine must provide to launch the job locally."""
+    if spec.compute_target != LOCAL_TARGET:
+        return []
+    dist = spec.distributed_job_config
+    if dist is not None and dist.type == "pytorch" and dist.communication_backend == "nccl" and not has_nvidia_gpu():
+        return [Problem("distributed_job_config.communication_backend",
+                        "the NCCL backend needs NVIDIA GPUs, and this machine has none",
+                        hint="use PyTorchConfiguration(communication_backend='Gloo') to train on CPUs")]
+    if dist is not None and dist.type == "mpi" and shutil.which("mpirun") is None:
+        return [Problem("distributed_job_config", "an MPI job needs `mpirun`, which is not on PATH",
+                        hint="install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin); "
+                             "`bash scripts/setup.sh` does it as root")]
+    return []
+
+
 def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> list[Problem]:
     return [
         *check_spec(spec),
         *check_source_and_script(spec),
         *check_compute_target(spec, known_targets),
         *check_docker(spec),
+        *check_local_launch(spec),
     ]
 
 
