@@ -150,8 +150,9 @@ class Agent:
                 if record.run_id in self.cancel_flags:
                     self._finish(record, RunStatus.CANCELED, None)
                     return
-            env = local.job_env(spec, record.client_env, contract)
-            local.write_launch(record.path, workdir, spec, env, local.interpreter(spec, record.client_python))
+            python, extra_env = self._prepare(record, spec, workdir)
+            env = {**local.job_env(spec, record.client_env, contract), **extra_env}
+            local.write_launch(record.path, workdir, spec, env, python)
             proc = local.start_shim(record.path)
             self._set_status(record, RunStatus.RUNNING)
             proc.wait()
@@ -159,6 +160,21 @@ class Agent:
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             log.exception("run %s failed in the agent", record.run_id)
             self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+
+    def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[str, dict[str, str]]:
+        """What the job needs before it starts (while the run shows ``Preparing``): the
+        interpreter to run ``python`` with, and extra environment variables."""
+        return local.interpreter(spec, record.client_python), {}
+
+    def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: dict[str, Any]) -> None:
+        """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec."""
+        with self.lock:
+            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
+            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
+            self.tracking.log_artifacts(record.mlflow_run_id, record.path / "logs", "user_logs")
+            spec_file = record.path / "job.json"
+            spec_file.write_text(json.dumps(record.spec, indent=2))
+            self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
 
     def _watch_adopted(self, record: RunRecord) -> None:
         """Wait for a shim this agent did not start (after an agent restart), then finalise."""
@@ -181,13 +197,7 @@ class Agent:
             outcome = {"reason": "lost", "exit_code": None, "stderr_tail": ""}
         self._ingest(record)
         workdir = record.path / "wd"
-        with self.lock:
-            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
-            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
-            self.tracking.log_artifacts(record.mlflow_run_id, record.path / "logs", "user_logs")
-            spec_file = record.path / "job.json"
-            spec_file.write_text(json.dumps(record.spec, indent=2))
-            self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
+        self._collect_outputs(record, workdir, outcome)
         status, error = _outcome_status(outcome, record)
         self._finish(record, status, error)
         shutil.rmtree(workdir, ignore_errors=True)
