@@ -157,6 +157,9 @@ class Agent:
             self._set_status(record, RunStatus.RUNNING)
             proc.wait()
             self._finalize(record)
+        except ScriptrunError as exc:  # e.g. an environment that fails to build: the user's to fix
+            log.info("run %s failed while preparing: %s", record.run_id, exc)
+            self._finish(record, RunStatus.FAILED, {"code": type(exc).__name__, "message": str(exc)})
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             log.exception("run %s failed in the agent", record.run_id)
             self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
