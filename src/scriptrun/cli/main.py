@@ -27,7 +27,7 @@ app.add_typer(run_app, name="run")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(agent_app, name="agent")
 
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
@@ -108,9 +108,11 @@ def list_runs(
         out.print_json(json.dumps(rows))
         return
     table = Table("Run", "Experiment", "Status", "Started (UTC)", "Duration", "Target")
+    for column in table.columns:
+        column.no_wrap = True
     for row in rows:
         table.add_row(row["runId"], row["experiment"], _status_text(row["status"]),
-                      (row.get("startTimeUtc") or "")[:19].replace("T", " "), _duration(row), row["target"])
+                      (row.get("startTimeUtc") or "")[5:19].replace("T", " "), _duration(row), row["target"])
     out.print(table)
 
 

@@ -1,0 +1,52 @@
+"""The examples run end to end, as the README runs them."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import stop_agent
+from scriptrun.workspace import Workspace
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture
+def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCRIPTRUN_WORKSPACE", raising=False)
+    yield tmp_path
+    if (tmp_path / ".scriptrun").is_dir():
+        stop_agent(Workspace.get(tmp_path))
+
+
+def run_example(path: Path, cwd: Path) -> str:
+    proc = subprocess.run([sys.executable, str(path)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / "seed" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart_python_api(cwd: Path):
+    out = run_example(EXAMPLES / "quickstart" / "submit.py", cwd)
+    assert "Status: Completed" in out and "outputs/model.json" in out
+    assert "w=3.0" in out
+
+
+def test_seed_examples_run_and_describe_the_same_job(cwd: Path):
+    current_out = run_example(EXAMPLES / "seed" / "current.py", cwd)
+    proposed_out = run_example(EXAMPLES / "seed" / "proposed.py", cwd)
+    for out in (current_out, proposed_out):
+        assert "Status: Completed" in out and "'ranks': 2" in out
+    current, proposed = _load("current"), _load("proposed")
+    assert current.build().to_job_spec() == proposed.build().to_job_spec()
