@@ -7,6 +7,8 @@
     ├── WorkspaceError                 no workspace, unreadable settings, registry conflicts
     ├── SnapshotError                  the source directory cannot be snapshotted (size limit…)
     ├── SubmitError                    the job was valid but could not be started
+    │   └── EnvironmentBuildError      building the job's environment failed (log tail included)
+    ├── DataError                      a datastore/dataset operation failed (missing path, conflict…)
     ├── AgentError                     the local agent could not be reached or started
     └── RunError                       a run operation failed
         └── ActivityFailedException    wait_for_completion(raise_on_error=True) on a failed run
@@ -86,6 +88,15 @@ class SnapshotError(ScriptrunError):
 
 class SubmitError(ScriptrunError):
     """A valid job could not be started."""
+
+
+class EnvironmentBuildError(SubmitError):
+    """Building a job's environment failed; the message ends with the build log's tail."""
+
+
+class DataError(ScriptrunError):
+    """A datastore or dataset operation failed: a missing path, a name conflict, a path that
+    escapes its datastore."""
 
 
 class AgentError(ScriptrunError):

@@ -1,9 +1,9 @@
 """A minimal v1 ``CondaDependencies``: the package lists of an environment.
 
 Unlike v1, an empty ``CondaDependencies()`` lists nothing (v1 added python 3.8.13 and
-``azureml-defaults``, which mean nothing here). Building environments from package lists
-comes later; until then a non-empty list fails submit-time validation with a message that
-says so (``scriptrun.spec.checks.check_environment_packages``).
+``azureml-defaults``, which mean nothing here). Pip packages are built with uv into a cached
+virtualenv (``builder.py``); conda packages need conda/micromamba on PATH, which submit-time
+validation checks (``scriptrun.spec.checks.check_environment_capabilities``).
 """
 
 from __future__ import annotations

@@ -6,16 +6,21 @@ local runs. An untouched ``Environment("default-environment")`` (what v1 puts in
 in the :class:`~scriptrun.spec.job.JobSpec`.
 
 Registered environments live in the workspace registry (``AssetRegistry(ws, "environments")``)
-with integer versions, reported as strings (``"1"``) as v1 does.
+with integer versions, reported as strings (``"1"``) as v1 does. Curated environments
+(``curated.py``) are found after the registered ones. An environment with package lists is
+built into a cached virtualenv when a run needs it (``builder.py``).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import warnings
+from pathlib import Path
 from typing import Any
 
 from scriptrun.environment.conda import CondaDependencies
+from scriptrun.environment.curated import CURATED_VERSION, curated_definition, curated_definitions
 from scriptrun.errors import ConfigError, Problem, WorkspaceError
 from scriptrun.spec.job import DockerSpec, EnvironmentSpec
 from scriptrun.spec.problems import validate_model
@@ -164,20 +169,80 @@ class Environment:
     @staticmethod
     def get(workspace: Workspace, name: str, version: str | int | None = None,
             label: str | None = None) -> Environment:
-        """A registered environment: ``version``, or the latest one when None."""
+        """A registered environment (``version``, or the latest when None), else a curated one.
+
+        v1 curated names (``AzureML-…``) resolve to the nearest curated scriptrun environment
+        with a warning that names it.
+        """
         if version is not None and label is not None:
             raise ConfigError(Problem("label", "give either `version` or `label`, not both"))
         if label is not None and label != "latest":
             raise WorkspaceError(f"environment labels are not supported (got label={label!r}); "
                                  "use version= or omit it for the latest version")
-        definition, found = AssetRegistry(workspace, REGISTRY_KIND).get(name, version)
+        registry = AssetRegistry(workspace, REGISTRY_KIND)
+        if not registry.versions(name):
+            curated = curated_definition(name)
+            if curated is not None:
+                if version is not None and str(version) != str(CURATED_VERSION):
+                    raise WorkspaceError(f"curated environment {curated['name']!r} has only version "
+                                         f"{CURATED_VERSION}; got version={version!r}")
+                return _from_definition(curated, CURATED_VERSION)
+        definition, found = registry.get(name, version)
         return _from_definition(definition, found)
 
     @staticmethod
     def list(workspace: Workspace) -> dict[str, Environment]:
-        """Every registered environment name with its latest version."""
-        return {name: _from_definition(definition, version)
-                for name, (definition, version) in AssetRegistry(workspace, REGISTRY_KIND).latest().items()}
+        """Every environment name with its latest version: curated ones, then registered ones
+        (a registered name hides a curated one of the same name)."""
+        out = {name: _from_definition(definition, CURATED_VERSION)
+               for name, definition in curated_definitions().items()}
+        out.update({name: _from_definition(definition, version)
+                    for name, (definition, version) in AssetRegistry(workspace, REGISTRY_KIND).latest().items()})
+        return out
+
+    @staticmethod
+    def from_pip_requirements(name: str, file_path: str | os.PathLike[str],
+                              pip_version: str | None = None) -> Environment:
+        """An environment whose pip packages are the lines of a requirements file (comments,
+        blank lines and ``-r`` includes handled; ``--index-url`` and friends become pip options)."""
+        deps = CondaDependencies()
+        for option, requirement in _requirement_lines(Path(file_path)):
+            if option:
+                deps.set_pip_option(option)
+            else:
+                deps.add_pip_package(requirement)
+        if pip_version:
+            deps.add_pip_package(f"pip=={pip_version}")
+        env = Environment(name)
+        env.python.conda_dependencies = deps
+        return env
+
+    @staticmethod
+    def from_conda_specification(name: str, file_path: str | os.PathLike[str]) -> Environment:
+        """An environment from a conda environment file. Its ``pip:`` section is built with
+        uv; conda packages need conda/micromamba on PATH (checked when a job is validated).
+        Unlike v1, a file without a python pin uses the submitting interpreter's Python."""
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies(file_path)
+        return env
+
+    @staticmethod
+    def from_docker_image(name: str, image: str, container_registry: Any = None,
+                          conda_specification: str | None = None,
+                          pip_requirements: str | None = None) -> Environment:
+        """An environment on a docker image (v1): user-managed unless a package file is given."""
+        if conda_specification and pip_requirements:
+            raise ConfigError(Problem("conda_specification", "give either conda_specification or "
+                                      "pip_requirements, not both"))
+        if conda_specification:
+            env = Environment.from_conda_specification(name, conda_specification)
+        elif pip_requirements:
+            env = Environment.from_pip_requirements(name, pip_requirements)
+        else:
+            env = Environment(name)
+            env.python.user_managed_dependencies = True
+        env.docker.base_image = image
+        return env
 
     def clone(self, new_name: str) -> Environment:
         """A deep copy under ``new_name``, without a version."""
@@ -226,3 +291,26 @@ def resolve_reference(workspace: Workspace, reference: str) -> Environment:
     """The registered environment named by ``"name"`` (latest) or ``"name:version"``."""
     name, version = split_reference(reference)
     return Environment.get(workspace, name, version)
+
+
+def _requirement_lines(file: Path, seen: frozenset[Path] = frozenset()) -> list[tuple[str | None, str]]:
+    """(option, None) or (None, requirement) for each meaningful line of a requirements file."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(Problem("file_path", "requirements file not found", file=str(file),
+                                  hint="check the path; relative paths are taken from the current folder"))
+    out: list[tuple[str | None, str]] = []
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            include = (file.parent / line.split(None, 1)[1]).resolve()
+            if include not in seen:
+                out += _requirement_lines(include, seen | {file.resolve()})
+        elif line.startswith("-"):
+            out.append((line, ""))
+        else:
+            out.append((None, line))
+    return out

@@ -12,12 +12,22 @@ functions, each returning the problems it finds, so every problem is reported at
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from scriptrun.errors import ConfigError, Problem
-from scriptrun.spec.job import LOCAL_TARGET, EnvironmentSpec, JobSpec
+from scriptrun.spec.job import (
+    IDENTIFIER,
+    LOCAL_TARGET,
+    MODEL_LOCATION,
+    DatasetSpec,
+    EnvironmentSpec,
+    JobSpec,
+)
 from scriptrun.spec.problems import did_you_mean
 
 Check = Callable[[JobSpec], list[Problem]]
@@ -55,20 +65,45 @@ def check_distribution(spec: JobSpec) -> list[Problem]:
     return []
 
 
-def check_environment_packages(spec: JobSpec) -> list[Problem]:
-    env = spec.environment
-    if not isinstance(env, EnvironmentSpec) or env.python.user_managed_dependencies:
-        return []
-    conda = env.python.conda_dependencies
-    if conda is None or not conda.has_packages():
-        return []
-    return [Problem("environment.python.conda_dependencies",
-                    "building environments from package lists is not available in this version of scriptrun",
-                    hint="install the packages into the current interpreter and set "
-                         "`environment.python.user_managed_dependencies = True`")]
+def check_data(spec: JobSpec) -> list[Problem]:
+    """Input/output names are identifiers, placeholders name declared inputs/outputs, and a
+    tabular dataset is only consumed ``direct``."""
+    problems = []
+    for kind, names in (("inputs", spec.inputs), ("outputs", spec.outputs)):
+        for name in names:
+            if not IDENTIFIER.match(name):
+                problems.append(Problem(f"{kind}.{name}", f"{name!r} is not a valid {kind[:-1]} name: it becomes "
+                                        "an environment variable and a `${{" + kind + ".NAME}}` placeholder",
+                                        hint="use letters, digits and '_', not starting with a digit, e.g. "
+                                             f"{_identifier(name)!r}"))
+    for name in set(spec.inputs) & set(spec.outputs):
+        problems.append(Problem(f"outputs.{name}", f"{name!r} names both an input and an output",
+                                hint="give the output another name"))
+    for name, item in spec.inputs.items():
+        dataset = item.dataset
+        if isinstance(dataset, DatasetSpec) and dataset.type == "tabular" and item.mode != "direct":
+            problems.append(Problem(f"inputs.{name}.mode", f"a tabular dataset cannot be consumed in "
+                                    f"{item.mode!r} mode", hint="use as_named_input(name) (direct mode) and read "
+                                    "it with Run.get_context().input_datasets[name].to_pandas_dataframe()"))
+    if spec.resume_from is not None and MODEL_LOCATION in spec.inputs:
+        problems.append(Problem("resume_from", f"`resume_from` uses the input name {MODEL_LOCATION}, "
+                                "which `inputs` already has", hint=f"rename the input {MODEL_LOCATION}"))
+    for where, kind, name in spec.placeholders():
+        declared = spec.inputs if kind == "inputs" else spec.outputs
+        if name not in declared:
+            hint = did_you_mean(name, list(declared)) or (
+                f"declared {kind}: {', '.join(declared)}" if declared else
+                f"declare it in `{kind}` (e.g. pass ds.as_named_input({name!r}) in `inputs` or in the arguments)")
+            problems.append(Problem(where, f"placeholder refers to {kind}.{name}, which is not declared", hint=hint))
+    return problems
 
 
-PURE_CHECKS: tuple[Check, ...] = (check_entrypoint, check_distribution, check_environment_packages)
+def _identifier(name: str) -> str:
+    fixed = re.sub(r"\W", "_", name)
+    return fixed if fixed and not fixed[0].isdigit() else f"_{fixed}"
+
+
+PURE_CHECKS: tuple[Check, ...] = (check_entrypoint, check_distribution, check_data)
 
 
 def check_spec(spec: JobSpec) -> list[Problem]:
@@ -124,6 +159,72 @@ def check_docker(spec: JobSpec) -> list[Problem]:
     return problems
 
 
+CONDA_TOOLS = ("micromamba", "mamba", "conda")
+
+
+def conda_tool() -> str | None:
+    """The conda-compatible package manager on PATH, if any."""
+    return next((path for tool in CONDA_TOOLS if (path := shutil.which(tool))), None)
+
+
+def find_interpreter(version: str | None) -> str | None:
+    """A Python interpreter on this machine matching ``version`` (``3.11`` or ``3.11.7``;
+    None: the current one), or None when there is none."""
+    if not version:
+        return sys.executable
+    wanted = version.strip().lstrip("=")
+    if _version_matches(".".join(map(str, sys.version_info[:3])), wanted):
+        return sys.executable
+    major_minor = ".".join(wanted.split(".")[:2])
+    candidate = shutil.which(f"python{major_minor}")
+    if candidate is None:
+        return None
+    try:
+        found = subprocess.run([candidate, "-c", "import platform; print(platform.python_version())"],
+                               capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return candidate if _version_matches(found, wanted) else None
+
+
+def _version_matches(actual: str, wanted: str) -> bool:
+    wanted = wanted.rstrip(".*")
+    return actual == wanted or actual.startswith(wanted + ".")
+
+
+def needs_build(env: object) -> bool:
+    """True when ``env`` is built from package lists (not user-managed, has packages)."""
+    if not isinstance(env, EnvironmentSpec) or env.python.user_managed_dependencies:
+        return False
+    conda = env.python.conda_dependencies
+    return conda is not None and conda.has_packages()
+
+
+def check_environment_capabilities(spec: JobSpec) -> list[Problem]:
+    """What building the job's environment needs from this machine: a conda tool for conda
+    packages, and an interpreter of the pinned Python version."""
+    env = spec.environment
+    if not needs_build(env):
+        return []
+    assert isinstance(env, EnvironmentSpec) and env.python.conda_dependencies is not None
+    conda = env.python.conda_dependencies
+    problems = []
+    if conda.conda_packages and conda_tool() is None:
+        listed = ", ".join(conda.conda_packages)
+        problems.append(Problem("environment.python.conda_dependencies.conda_packages",
+                                f"conda packages ({listed}) need conda or micromamba, and neither is on PATH",
+                                hint="install micromamba, or list the packages as pip packages instead "
+                                     "(CondaDependencies.create(pip_packages=[...]) or the `- pip:` section of "
+                                     "the conda file), which are built with uv"))
+    elif conda.python_version and not conda.conda_packages and find_interpreter(conda.python_version) is None:
+        problems.append(Problem("environment.python.conda_dependencies.python_version",
+                                f"Python {conda.python_version} is not installed on this machine "
+                                f"(this interpreter is {'.'.join(map(str, sys.version_info[:3]))})",
+                                hint="remove the python pin to use the current Python, or pin a version "
+                                     "whose `pythonX.Y` is on PATH"))
+    return problems
+
+
 def has_nvidia_gpu() -> bool:
     return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
@@ -150,6 +251,7 @@ def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> l
         *check_source_and_script(spec),
         *check_compute_target(spec, known_targets),
         *check_docker(spec),
+        *check_environment_capabilities(spec),
         *check_local_launch(spec),
     ]
 

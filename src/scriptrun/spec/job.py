@@ -10,6 +10,7 @@ Python call that would build it.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -116,6 +117,67 @@ class EnvironmentSpec(SpecModel):
     docker: DockerImageSpec | None = None
 
 
+# -- data ----------------------------------------------------------------------------------
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ``${{inputs.name}}`` / ``${{outputs.name}}`` anywhere inside an argument string
+PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([^\s}]*)\s*\}\}")
+# v1's whole-argument tokens, inserted by its SDK for dataset objects in `arguments`
+V1_PLACEHOLDER = re.compile(r"^(DatasetConsumptionConfig|DatasetOutputConfig):(.+)$")
+MODEL_LOCATION = "MODEL_LOCATION"  # v1's name of the `resume_from` input
+DEFAULT_OUTPUT_PATH = "dataset/{run-id}/{output-name}"
+
+
+class DataLocationSpec(SpecModel):
+    """Where data lives: ``path`` on the datastore named ``datastore``, or a ``url`` (any
+    fsspec URL or a local path). ``path`` may hold a glob (``train/*.csv``)."""
+
+    datastore: str | None = None
+    path: str = ""
+    url: str | None = None
+
+
+class DatasetSpec(SpecModel):
+    """A dataset definition: files (``type: file``) or a table read from them (``type:
+    tabular`` with a ``format``). ``name``/``version``/``fingerprint`` are set once registered."""
+
+    type: Literal["file", "tabular"] = "file"
+    paths: list[DataLocationSpec] = Field(default_factory=list)
+    format: Literal["delimited", "parquet", "json_lines"] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = None
+    version: int | None = None
+    fingerprint: str | None = None
+
+
+class InputSpec(SpecModel):
+    """A named input of a job: a dataset (inline, or registered ``"name[:version]"``) and how it
+    reaches the script (``direct``: its id; ``mount``/``download``: a local path)."""
+
+    dataset: Union[DatasetSpec, str]
+    mode: Literal["direct", "mount", "download"] = "direct"
+    path_on_compute: str | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class OutputSpec(SpecModel):
+    """A named output folder, copied to ``datastore``:``path`` when the run completes
+    (``{run-id}`` and ``{output-name}`` are filled in), optionally registered as a dataset."""
+
+    mode: Literal["mount", "upload"] = "mount"
+    datastore: str | None = None
+    path: str = DEFAULT_OUTPUT_PATH
+    source: str | None = None
+    overwrite: bool = False
+    source_globs: list[str] = Field(default_factory=list)
+    register_as: str | None = None
+    register_description: str | None = None
+
+
 # -- the job -----------------------------------------------------------------------------
 
 ArgumentValue = Union[bool, int, float, str]
@@ -137,6 +199,9 @@ class JobSpec(SpecModel):
     max_run_duration_seconds: int = Field(MAX_DURATION_SECONDS_DEFAULT, gt=0)
     docker_runtime_config: DockerSpec | None = None
     source_directory_data_store: str | None = None
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    outputs: dict[str, OutputSpec] = Field(default_factory=dict)
+    resume_from: DataLocationSpec | None = None
 
     @field_validator("command", mode="before")
     @classmethod
@@ -158,6 +223,22 @@ class JobSpec(SpecModel):
         if self.command is not None:
             return list(self.command) if isinstance(self.command, list) else ["/bin/sh", "-c", self.command]
         return ["python", self.script or ""] + [_scalar_to_str(a) for a in self.arguments]
+
+    def placeholders(self) -> list[tuple[str, str, str]]:
+        """Every data placeholder in ``arguments``/``command``: (field path, kind, name),
+        ``kind`` being ``inputs`` or ``outputs``."""
+        found = []
+        items = self.command if self.command is not None else self.arguments
+        field = "command" if self.command is not None else "arguments"
+        for i, item in enumerate(items if isinstance(items, list) else [items]):
+            if not isinstance(item, str):
+                continue
+            where = f"{field}[{i}]" if isinstance(items, list) else field
+            found += [(where, kind, name) for kind, name in PLACEHOLDER.findall(item)]
+            v1 = V1_PLACEHOLDER.match(item)
+            if v1:
+                found.append((where, "inputs" if v1.group(1).startswith("DatasetC") else "outputs", v1.group(2)))
+        return found
 
 
 def _is_scalar(value: Any) -> bool:

@@ -1,0 +1,264 @@
+"""The cache of built virtual environments, keyed by a content hash of the resolved definition.
+
+``ensure_environment(ws, env)`` returns the interpreter of the environment's virtualenv under
+``.scriptrun/envs/<hash>/``, building it first if it is not cached:
+
+* the hash covers what changes the result: the package lists and pip options, the base
+  interpreter's version, the find-links passed to the installer, the scriptrun runtime
+  packages added to every environment, and the builder's own format version;
+* one build per hash at a time (an ``flock`` per hash), so two runs that need a new
+  environment at the same moment build it once — the second waits, then reuses it;
+* a build goes into a temporary folder next to the cache entry and is renamed into place
+  only when it succeeded; a failure removes the folder and raises
+  :class:`~scriptrun.errors.EnvironmentBuildError` with the tail of the build log.
+
+Builds use ``uv`` (``uv venv --relocatable`` + ``uv pip install --compile-bytecode``; this
+machine sets ``PYTHONDONTWRITEBYTECODE=1``, and without bytecode every import is 2–3× slower)
+and fall back to ``python -m venv`` + ``pip`` when uv is absent. Conda packages are built
+with micromamba/mamba/conda when one is on PATH (validation rejects them otherwise).
+
+So that a script in a built environment can still ``from scriptrun import Run``, each
+environment gets ``scriptrun_runtime.pth`` pointing at a folder holding a link to this
+scriptrun package, and scriptrun's light runtime dependencies (pydantic, PyYAML, fsspec)
+pinned to the versions installed here, unless the definition lists them itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import scriptrun
+from scriptrun.errors import EnvironmentBuildError
+from scriptrun.spec.checks import conda_tool, find_interpreter, needs_build
+from scriptrun.spec.job import EnvironmentSpec
+from scriptrun.workspace import Workspace
+from scriptrun.workspace.locking import atomic_write, file_lock
+
+BUILDER_VERSION = 1
+RUNTIME_PACKAGES = ("pydantic", "PyYAML", "fsspec")  # what `import scriptrun` + data access need
+MANIFEST = "scriptrun-env.json"
+LOG_TAIL_LINES = 25
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+@dataclass(frozen=True)
+class BuiltEnvironment:
+    """A ready environment: its hash, folder and interpreter, and how it was obtained."""
+
+    hash: str
+    path: Path
+    python: str
+    cached: bool
+    seconds: float
+
+
+def envs_dir(workspace: Workspace) -> Path:
+    return workspace.dir / "envs"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_requirements(pip_packages: list[str]) -> list[str]:
+    """scriptrun's runtime packages pinned to this machine's versions, minus those the
+    definition already lists."""
+    listed = {_normalise(m.group(1)) for p in pip_packages if (m := _NAME.match(p))}
+    out = []
+    for package in RUNTIME_PACKAGES:
+        if _normalise(package) in listed:
+            continue
+        try:
+            out.append(f"{package}=={importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(package)
+    return out
+
+
+def find_links() -> list[str]:
+    """pip's ``PIP_FIND_LINKS`` (uv does not read pip's configuration: pass it on)."""
+    return [item for item in os.environ.get("PIP_FIND_LINKS", "").split() if item]
+
+
+def base_interpreter(env: EnvironmentSpec, client_python: str | None = None) -> str:
+    conda = env.python.conda_dependencies
+    version = conda.python_version if conda is not None else None
+    if not version and client_python:
+        return client_python
+    found = find_interpreter(version)
+    if found is None:
+        raise EnvironmentBuildError(f"no Python {version} on this machine for environment {env.name!r}")
+    return found
+
+
+def _python_version(python: str) -> str:
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return ".".join(map(str, sys.version_info[:3]))
+    out = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                         capture_output=True, text=True, timeout=30)
+    return out.stdout.strip() or python
+
+
+def resolved_definition(env: EnvironmentSpec, base_python: str) -> dict[str, object]:
+    """What the environment's content hash covers."""
+    conda = env.python.conda_dependencies
+    assert conda is not None
+    return {
+        "builder": BUILDER_VERSION,
+        "python": _python_version(base_python),
+        "channels": list(conda.channels),
+        "conda_packages": list(conda.conda_packages),
+        "pip_packages": list(conda.pip_packages),
+        "pip_options": list(conda.pip_options),
+        "runtime": runtime_requirements(list(conda.pip_packages)),
+        "find_links": find_links(),
+        "scriptrun": str(Path(scriptrun.__file__).resolve().parent),
+    }
+
+
+def environment_hash(definition: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: str | os.PathLike[str],
+                       client_python: str | None = None) -> BuiltEnvironment:
+    """The built environment of ``env`` (from the cache, or built now), with its build log
+    appended to ``log_file``."""
+    if not needs_build(env):
+        raise ValueError("ensure_environment() needs an environment with package lists")
+    started = time.perf_counter()
+    base = base_interpreter(env, client_python)
+    definition = resolved_definition(env, base)
+    digest = environment_hash(definition)
+    root = envs_dir(workspace)
+    final = root / digest
+    if (final / "bin" / "python").exists():  # the fast path: no lock needed to read a finished entry
+        return BuiltEnvironment(digest, final, str(final / "bin" / "python"), True, time.perf_counter() - started)
+    log_path = Path(log_file)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / ".locks" / f"{digest}.lock"):
+        if (final / "bin" / "python").exists():  # someone built it while we waited
+            with open(log_path, "a") as log:
+                log.write(f"environment {digest} was built by a concurrent run; reusing it\n")
+            return BuiltEnvironment(digest, final, str(final / "bin" / "python"), True,
+                                    time.perf_counter() - started)
+        tmp = root / f".{digest}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+        try:
+            with open(log_path, "a") as log:
+                log.write(f"building environment {env.name or '(unnamed)'} -> {digest}\n"
+                          f"definition: {json.dumps(definition, indent=2)}\n")
+                log.flush()
+                _build(tmp, env, base, definition, log)
+            atomic_write(tmp / MANIFEST, json.dumps({"hash": digest, "name": env.name, "definition": definition,
+                                                     "built": time.time()}, indent=2))
+            _relocate(tmp, final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    seconds = time.perf_counter() - started
+    with open(log_path, "a") as log:
+        log.write(f"environment {digest} built in {seconds:.1f} s\n")
+    return BuiltEnvironment(digest, final, str(final / "bin" / "python"), False, seconds)
+
+
+def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, object], log) -> None:
+    conda = env.python.conda_dependencies
+    assert conda is not None
+    uv = _uv()
+    quiet_env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_COMPILE_BYTECODE": "1",
+                 "PYTHONDONTWRITEBYTECODE": ""}
+    if conda.conda_packages:
+        tool = conda_tool()
+        if tool is None:
+            raise EnvironmentBuildError("conda packages need conda or micromamba, and neither is on PATH")
+        python_pin = f"python={conda.python_version or definition['python']}"
+        channels = [a for c in conda.channels for a in ("-c", c)]
+        _run([tool, "create", "-y", "-p", str(target), *channels, python_pin, *conda.conda_packages],
+             log, quiet_env, "conda create")
+    elif uv:
+        _run([uv, "venv", "--relocatable", "--python", base, str(target)], log, quiet_env, "uv venv")
+    else:
+        _run([base, "-m", "venv", str(target)], log, quiet_env, "python -m venv")
+    python = str(target / "bin" / "python")
+    requirements = target / "scriptrun-requirements.txt"
+    runtime = [str(r) for r in definition["runtime"]]  # type: ignore[union-attr]
+    requirements.write_text("\n".join([*conda.pip_packages, *runtime]) + "\n")
+    options = [part for option in conda.pip_options for part in option.split()]
+    links = [a for link in find_links() for a in ("--find-links", link)]
+    if uv:
+        _run([uv, "pip", "install", "--python", python, "--compile-bytecode", *links, *options,
+              "-r", str(requirements)], log, quiet_env, "uv pip install")
+    else:
+        _run([python, "-m", "pip", "install", "--disable-pip-version-check", *links, *options,
+              "-r", str(requirements)], log, quiet_env, "pip install")
+        _run([python, "-m", "compileall", "-q", str(target / "lib")], log, quiet_env, "compileall")
+    _install_runtime_link(target, python)
+
+
+def _uv() -> str | None:
+    candidate = Path(sys.executable).with_name("uv")
+    return str(candidate) if candidate.exists() else shutil.which("uv")
+
+
+def _install_runtime_link(target: Path, python: str) -> None:
+    """``scriptrun_runtime.pth`` → a folder whose only entry links to this scriptrun package."""
+    runtime = target / "scriptrun-runtime"
+    runtime.mkdir(exist_ok=True)
+    (runtime / "scriptrun").symlink_to(Path(scriptrun.__file__).resolve().parent, target_is_directory=True)
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # a relative path in a .pth is taken from the site-packages folder, so the entry survives the rename
+    (Path(site) / "scriptrun_runtime.pth").write_text(os.path.relpath(runtime, site) + "\n")
+
+
+def _relocate(tmp: Path, final: Path) -> None:
+    """Rewrite absolute references to the temporary folder (script shebangs, activate)."""
+    old, new = str(tmp).encode(), str(final).encode()
+    for file in (tmp / "bin").iterdir():
+        if file.is_symlink() or not file.is_file():
+            continue
+        data = file.read_bytes()
+        if old in data[:4096] or (file.name.startswith("activate") and old in data):
+            file.write_bytes(data.replace(old, new))
+
+
+def _run(argv: list[str], log, env: dict[str, str], what: str) -> None:
+    log.write(f"$ {' '.join(argv)}\n")
+    log.flush()
+    proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        log.flush()
+        tail = _tail(Path(log.name))
+        raise EnvironmentBuildError(f"building the environment failed: {what} exited with code "
+                                    f"{proc.returncode}\n{tail}\n(full build log: {log.name})")
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def cached_environments(workspace: Workspace) -> list[dict[str, object]]:
+    """The manifests of every environment in the cache."""
+    root = envs_dir(workspace)
+    out = []
+    for manifest in sorted(root.glob(f"*/{MANIFEST}")) if root.is_dir() else []:
+        try:
+            out.append(json.loads(manifest.read_text()))
+        except (OSError, ValueError):
+            continue
+    return out
