@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scriptrun.compute.targets import target_definitions
 from scriptrun.environment.environment import resolve_reference
 from scriptrun.errors import Problem, WorkspaceError
 from scriptrun.spec.checks import check_for_submit, raise_problems
 from scriptrun.spec.job import DockerSpec, JobSpec
-from scriptrun.workspace import AssetRegistry, Workspace
+from scriptrun.workspace import Workspace
 
 if TYPE_CHECKING:
     from scriptrun.config.script_run_config import ScriptRunConfig
@@ -38,6 +39,7 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
             if spec.docker_runtime_config is None and runtime is not None:
                 update["docker_runtime_config"] = DockerSpec.model_validate(runtime)
             spec = spec.model_copy(update=update)
-    problems += check_for_submit(spec, known_targets=AssetRegistry(workspace, "compute").names())
+    problems += check_for_submit(spec, known_targets=target_definitions(workspace),
+                                 tracking_uri=workspace.tracking_uri)
     raise_problems(problems, file=config._yaml_file, lines=config._yaml_lines)
     return spec

@@ -11,6 +11,7 @@ functions, each returning the problems it finds, so every problem is reported at
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from urllib.parse import urlparse
 
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.spec.job import (
@@ -245,11 +247,38 @@ def check_local_launch(spec: JobSpec) -> list[Problem]:
     return []
 
 
-def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> list[Problem]:
+def check_ray_target(spec: JobSpec, definition: Mapping[str, object] | None, tracking_uri: str | None) -> list[Problem]:
+    """What a Ray cluster target needs: Ray installed here, a tracking store it can reach,
+    and a launch it supports."""
+    if not definition or definition.get("type") != "RayCluster":
+        return []
+    problems = []
+    if importlib.util.find_spec("ray") is None:
+        problems.append(Problem("compute_target", f"{spec.compute_target!r} is a Ray cluster, but Ray is not "
+                                "installed in this environment", hint="pip install 'scriptrun[ray]'"))
+    address = str(definition.get("address") or "")
+    host = urlparse(address).hostname or ""
+    if tracking_uri and tracking_uri.startswith(("sqlite:", "file:")) and host not in ("127.0.0.1", "localhost", "::1"):
+        problems.append(Problem("compute_target", f"the Ray cluster at {address} cannot reach this workspace's "
+                                f"local tracking store ({tracking_uri})",
+                                hint="serve the store with `scriptrun tracking serve --host 0.0.0.0` and set "
+                                     "`tracking_uri: http://<this host>:5000` in .scriptrun/config.yaml"))
+    dist = spec.distributed_job_config
+    if dist is not None and dist.type == "mpi" and spec.node_count > 1:
+        problems.append(Problem("node_count", "MPI jobs on a Ray cluster run on a single node",
+                                hint="use node_count=1 (with process_count_per_node ranks), or "
+                                     "PyTorchConfiguration/TensorflowConfiguration across nodes"))
+    return problems
+
+
+def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = (),
+                     tracking_uri: str | None = None) -> list[Problem]:
     return [
         *check_spec(spec),
         *check_source_and_script(spec),
         *check_compute_target(spec, known_targets),
+        *check_ray_target(spec, known_targets.get(spec.compute_target) if isinstance(known_targets, Mapping)
+                          else None, tracking_uri),
         *check_docker(spec),
         *check_environment_capabilities(spec),
         *check_local_launch(spec),

@@ -65,6 +65,15 @@ class AssetRegistry:
                                      f"versions: {', '.join(map(str, versions))}")
         return self._read(name, chosen), chosen
 
+    def delete(self, name: str) -> None:
+        """Remove every version of ``name``."""
+        folder = self.dir / name
+        if not self._versions(name):
+            raise WorkspaceError(f"no {self.kind} named {name!r} in workspace {self.workspace.root}")
+        with file_lock(folder / ".lock"):
+            for path in folder.glob("*.yaml"):
+                path.unlink()
+
     def names(self) -> list[str]:
         if not self.dir.is_dir():
             return []
