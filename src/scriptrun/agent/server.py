@@ -30,15 +30,19 @@ from scriptrun.agent.runstate import STATUS_FILE, RunRecord
 from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
 from scriptrun.compute.launch import log_order
+from scriptrun.compute.ray_backend import RayJobs, result_from_logs
+from scriptrun.compute.targets import RAY, target_definitions
 from scriptrun.errors import RunError, ScriptrunError
 from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
 from scriptrun.runs.status import RunStatus
 from scriptrun.spec import JobSpec
 from scriptrun.workspace import Workspace
-from scriptrun.workspace.snapshot import materialize
 
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
+RAY_POLL = 0.25
+RAY_MARKER = "ray_job.json"
+RAY_TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 ADOPT_POLL = 0.1
 
 
@@ -99,7 +103,10 @@ class Agent:
                 continue
             if record.status == RunStatus.QUEUED.value:
                 continue  # the scheduler picks it up
-            if (record.path / "launch.json").exists():
+            if (record.path / RAY_MARKER).exists():
+                self.active.add(record.run_id)
+                threading.Thread(target=self._watch_ray, args=(record,), daemon=True).start()
+            elif (record.path / "launch.json").exists():
                 if not (record.path / "shim.lock").exists():  # died between writing launch.json and the shim
                     local.start_shim(record.path)
                 self.active.add(record.run_id)
@@ -137,10 +144,11 @@ class Agent:
     def _execute(self, record: RunRecord) -> None:
         try:
             spec = JobSpec.model_validate(record.spec)
+            target = target_definitions(self.ws).get(spec.compute_target) if spec.compute_target != "local" else None
+            on_ray = bool(target and target.get("type") == RAY)
             self._set_status(record, RunStatus.PREPARING)
             workdir = record.path / "wd"
-            shutil.rmtree(workdir, ignore_errors=True)
-            materialize(self.ws, record.snapshot_id or "", workdir)
+            local.make_workdir(self.ws, record.snapshot_id or "", workdir)
             with self.lock:
                 contract = local.contract_env(
                     run_id=record.run_id, experiment=record.experiment, workspace_root=str(self.ws.root),
@@ -151,7 +159,10 @@ class Agent:
                     self._finish(record, RunStatus.CANCELED, None)
                     return
             python, extra_env = self._prepare(record, spec, workdir)
-            env = {**local.job_env(spec, record.client_env, contract), **extra_env}
+            env = {**local.job_env(spec, {} if on_ray else record.client_env, contract), **extra_env}
+            if on_ray:
+                self._run_on_ray(record, spec, workdir, env, python, str(target["address"]))
+                return
             local.write_launch(record.path, workdir, spec, env, python)
             proc = local.start_shim(record.path)
             self._set_status(record, RunStatus.RUNNING)
@@ -178,6 +189,46 @@ class Agent:
             spec_file = record.path / "job.json"
             spec_file.write_text(json.dumps(record.spec, indent=2))
             self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
+
+    def _run_on_ray(self, record: RunRecord, spec: JobSpec, workdir: Path, env: dict[str, str], python: str,
+                    address: str) -> None:
+        """Submit the run as a Ray job (its driver plays the shim's part), then watch it."""
+        jobs = RayJobs(address)
+        job = {"spec": record.spec, "env": env, "python": python, "run_dir": str(record.path),
+               "workdir": str(workdir)}
+        jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"})
+        (record.path / RAY_MARKER).write_text(json.dumps({"address": address, "job_id": record.run_id}))
+        self._watch_ray(record, jobs)
+
+    def _watch_ray(self, record: RunRecord, jobs: RayJobs | None = None) -> None:
+        """Follow a Ray job to its end (also after an agent restart), then finalise the run."""
+        try:
+            if jobs is None:
+                jobs = RayJobs(json.loads((record.path / RAY_MARKER).read_text())["address"])
+            stop_sent = False
+            while True:
+                status = jobs.status(record.run_id)
+                if status == "RUNNING":
+                    self._set_status(record, RunStatus.RUNNING)
+                if status in RAY_TERMINAL:
+                    break
+                if record.run_id in self.cancel_flags and not stop_sent:
+                    jobs.stop(record.run_id)
+                    stop_sent = True
+                time.sleep(RAY_POLL)
+            driver_log = jobs.logs(record.run_id)
+            logs = record.path / "logs"
+            logs.mkdir(exist_ok=True)
+            (logs / "driver.txt").write_text(driver_log)
+            if not (record.path / "exit.json").exists():
+                outcome = result_from_logs(driver_log) or _ray_outcome(status, stop_sent, jobs.info(record.run_id))
+                (record.path / "exit.json").write_text(json.dumps(outcome))
+            self._finalize(record)
+        except ScriptrunError as exc:
+            self._finish(record, RunStatus.FAILED, {"code": type(exc).__name__, "message": str(exc)})
+        except Exception as exc:  # noqa: BLE001
+            log.exception("watching Ray run %s failed", record.run_id)
+            self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
 
     def _watch_adopted(self, record: RunRecord) -> None:
         """Wait for a shim this agent did not start (after an agent restart), then finalise."""
@@ -459,6 +510,14 @@ class Agent:
                 names = self.tracking.list_artifacts(record.mlflow_run_id)
                 raise RunError(f"run {run_id} has no file {name!r} ({type(exc).__name__}); "
                                f"its files: {', '.join(names) or 'none'}") from None
+
+
+def _ray_outcome(status: str, stopped: bool, info: Any) -> dict[str, Any]:
+    """An outcome for a Ray job whose driver never reported one (it could not start…)."""
+    if stopped or status == "STOPPED":
+        return {"reason": "canceled", "exit_code": None, "stderr_tail": ""}
+    message = getattr(info, "message", "") or f"Ray job ended {status}"
+    return {"reason": "failed", "exit_code": None, "failed_process": "ray job", "stderr_tail": message}
 
 
 def _outcome_status(outcome: dict[str, Any], record: RunRecord) -> tuple[RunStatus, dict[str, Any] | None]:

@@ -95,9 +95,10 @@ def _pytorch(dist: PyTorchSpec, hosts: list[str], port: int, common: dict[str, s
 
 def _tensorflow(dist: TensorflowSpec, hosts: list[str], ports: list[int], common: dict[str, str]) -> list[ProcessPlan]:
     nodes = len(hosts)
-    workers = [(f"{hosts[i % nodes]}:{ports[i]}", i % nodes) for i in range(dist.worker_count)]
-    ps = [(f"{hosts[i % nodes]}:{ports[dist.worker_count + i]}", i % nodes)
-          for i in range(dist.parameter_server_count)]
+    # task i (workers first, then parameter servers) runs on node i % nodes, port ports[i]
+    tasks = dist.worker_count + dist.parameter_server_count
+    addresses = [(f"{hosts[i % nodes]}:{ports[i]}", i % nodes) for i in range(tasks)]
+    workers, ps = addresses[: dist.worker_count], addresses[dist.worker_count:]
     cluster = {"worker": [a for a, _ in workers]}
     if ps:
         cluster["ps"] = [a for a, _ in ps]

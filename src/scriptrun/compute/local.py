@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 
 from scriptrun.compute.launch import plan_processes, ports_needed
 from scriptrun.spec import EnvironmentSpec, JobSpec, PyTorchSpec
+from scriptrun.workspace import Workspace
+from scriptrun.workspace.snapshot import materialize
 
 SHIM = Path(__file__).resolve().parent.parent / "agent" / "shim.py"
 GRACE_SECONDS = 10.0
@@ -85,6 +88,14 @@ def build_argv(spec: JobSpec, python: str, env: dict[str, str]) -> list[str]:
     return argv if isinstance(spec.command, str) else expand_vars(argv, env)
 
 
+def make_workdir(workspace: Workspace, snapshot_id: str, workdir: Path) -> None:
+    """A fresh working copy of the snapshot, with the ``outputs/`` and ``logs/`` folders."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    materialize(workspace, snapshot_id, workdir)
+    (workdir / "outputs").mkdir(exist_ok=True)
+    (workdir / "logs").mkdir(exist_ok=True)
+
+
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     """``count`` distinct ports that are free on ``host`` right now."""
     sockets = []
@@ -102,8 +113,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
 def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str) -> dict[str, Any]:
     """Write ``launch.json`` for the shim: the job's processes on ``node_count`` virtual nodes
     of this machine, each with the rank environment a cluster would give it."""
-    (workdir / "outputs").mkdir(exist_ok=True)
-    (workdir / "logs").mkdir(exist_ok=True)
     hosts = [LOOPBACK] * spec.node_count
     plans = plan_processes(spec, hosts, free_ports(ports_needed(spec)), python=python,
                            logs_dir=str(run_dir / "logs"))

@@ -1,0 +1,206 @@
+"""The driver of a scriptrun job on a Ray cluster (the Ray job's entrypoint).
+
+``python -m scriptrun.compute.ray_driver <job file>`` runs inside the Ray job, in the
+snapshot (Ray's ``working_dir``). It plays the shim's part on the cluster: it reserves one
+placement-group bundle per node (``STRICT_SPREAD`` for several nodes), asks each node for
+its address and free ports, computes every process's rank environment with the same
+``launch.plan_processes`` as the local backend, runs each process as a Ray task pinned to
+its node, stops the others when one fails, enforces the deadline and cancellation (Ray's
+``stop_job`` sends SIGTERM), and reports the outcome — as ``exit.json`` in the run folder
+when the cluster shares the workspace's filesystem (a local cluster does), and always as a
+``SCRIPTRUN_RESULT {...}`` line in its own log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from scriptrun.compute.launch import plan_processes, ports_needed
+from scriptrun.compute.local import build_argv
+from scriptrun.spec import JobSpec, PyTorchSpec
+
+RESULT_MARKER = "SCRIPTRUN_RESULT "
+PLACEMENT_TIMEOUT_SECONDS = 120.0
+GRACE_SECONDS = 2.0  # Ray's stop_job escalates to SIGKILL after 3 s
+TAIL_BYTES = 8192
+
+
+@ray.remote(num_cpus=0)
+def probe(port_count: int) -> dict[str, Any]:
+    """Where a bundle landed: node id, address and free ports there."""
+    sockets = [socket.socket() for _ in range(port_count)]
+    try:
+        for sock in sockets:
+            sock.bind(("", 0))
+        ports = [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
+            "ports": ports}
+
+
+@ray.remote(max_retries=0)
+def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_path: str, max_retries: int,
+                terminal_exit_codes: list[int]) -> dict[str, Any]:
+    """Run one of the job's processes on this node; retry it as its plan allows."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(cwd):
+        cwd = os.getcwd()  # the cluster does not share the workspace: use Ray's working_dir copy
+        os.makedirs("outputs", exist_ok=True)
+        os.makedirs("logs", exist_ok=True)
+    attempt = 0
+    while True:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env, "SCRIPTRUN_ATTEMPT": str(attempt)},
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+            try:
+                code = proc.wait()
+            except BaseException:  # cancelled by the driver (KeyboardInterrupt) or the worker is stopping
+                _stop_group(proc)
+                raise
+        if code != 0 and attempt < max_retries and code not in terminal_exit_codes:
+            attempt += 1
+            with open(log_path, "ab") as log:
+                log.write(f"\n--- exit code {code}; retry {attempt} of {max_retries} ---\n".encode())
+            continue
+        return {"name": name, "exit_code": code, "attempts": attempt, "ended": time.time(),
+                "tail": _tail(log_path)}
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS / 2), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _tail(path: str) -> str:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - TAIL_BYTES))
+        return fh.read().decode("utf-8", errors="replace")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Stop()
+
+
+def drive(job: dict[str, Any]) -> dict[str, Any]:
+    spec = JobSpec.model_validate(job["spec"])
+    run_dir = Path(job["run_dir"])
+    shared = run_dir.is_dir() and os.access(run_dir, os.W_OK)
+    logs = run_dir / "logs" if shared else Path.cwd() / "scriptrun_logs"
+    started = time.time()
+    nodes = spec.node_count
+    pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD" if nodes > 1 else "PACK")
+    refs: list[Any] = []
+    try:
+        ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_SECONDS)
+        if not ready:
+            message = (f"the cluster could not place {nodes} node(s) with 1 free CPU each "
+                       f"({'on distinct nodes' if nodes > 1 else ''}) within {PLACEMENT_TIMEOUT_SECONDS:.0f} s")
+            return _result(started, 1, "failed", "placement", message)
+        k = ports_needed(spec)
+        where = ray.get([probe.options(scheduling_strategy=_bundle(pg, n)).remote(k) for n in range(nodes)])
+        hosts = [w["ip"] for w in where]
+        ports = [where[i % nodes]["ports"][i] if k > 1 else where[0]["ports"][0] for i in range(k)]
+        plans = plan_processes(spec, hosts, ports, python=job["python"], logs_dir=str(logs))
+        per_node = max(sum(1 for p in plans if p.node_rank == n) for n in range(nodes))
+        print(f"scriptrun: {len(plans)} process(es) on {nodes} node(s): "
+              + ", ".join(f"{p.name}@{where[p.node_rank]['node_id'][:8]}" for p in plans), flush=True)
+        for plan in plans:
+            env = {**job["env"], **plan.env, "SCRIPTRUN_NODE_ID": where[plan.node_rank]["node_id"]}
+            if isinstance(spec.distributed_job_config, PyTorchSpec) and hosts[0] == "127.0.0.1":
+                env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+            argv = [*plan.wrapper, *build_argv(spec, job["python"], env)]
+            refs.append(run_process.options(scheduling_strategy=_bundle(pg, plan.node_rank),
+                                            num_cpus=1 / per_node).remote(
+                plan.name, argv, env, job["workdir"], str(logs / f"{plan.name}.txt"),
+                plan.max_retries, list(plan.terminal_exit_codes)))
+        return _supervise(refs, plans, started, spec.max_run_duration_seconds)
+    except _Stop:
+        _cancel(refs)
+        return _result(started, 143, "canceled", None, "")
+    finally:
+        remove_placement_group(pg)
+
+
+def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int) -> dict[str, Any]:
+    names = {ref: plan.name for ref, plan in zip(refs, plans, strict=True)}
+    pending = list(refs)
+    deadline = started + timeout
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+        for ref in done:
+            try:
+                outcome = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a task that died (its node was lost…)
+                _cancel(pending)
+                return _result(started, 1, "failed", names[ref], f"{type(exc).__name__}: {exc}")
+            if outcome["exit_code"] != 0:
+                _cancel(pending)
+                return _result(started, outcome["exit_code"], "failed", outcome["name"], outcome["tail"])
+        if time.time() > deadline:
+            _cancel(pending)
+            return _result(started, 1, "timeout", None, "")
+    return _result(started, 0, "completed", None, "")
+
+
+def _cancel(refs: list[Any]) -> None:
+    for ref in refs:
+        ray.cancel(ref)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=GRACE_SECONDS)
+
+
+def _bundle(pg: Any, index: int) -> PlacementGroupSchedulingStrategy:
+    return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)
+
+
+def _result(started: float, code: int, reason: str, failed: str | None, tail: str) -> dict[str, Any]:
+    return {"exit_code": code, "reason": reason, "failed_process": failed, "started": started,
+            "ended": time.time(), "stderr_tail": tail}
+
+
+def main(job_file: str) -> int:
+    job = json.loads(Path(job_file).read_text())
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    ray.init(log_to_driver=False)
+    try:
+        result = drive(job)
+    except _Stop:
+        result = _result(time.time(), 143, "canceled", None, "")
+    run_dir = Path(job["run_dir"])
+    if run_dir.is_dir() and os.access(run_dir, os.W_OK):
+        tmp = run_dir / "exit.json.tmp"
+        tmp.write_text(json.dumps(result))
+        os.replace(tmp, run_dir / "exit.json")
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+    return 0 if result["reason"] == "completed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,155 @@
+"""The Ray compute target against a real Ray cluster: a simulated two-node cluster
+(``ray.cluster_utils.Cluster``: a head with no CPUs plus two 1-CPU nodes) on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import pid_alive, wait_for
+from scriptrun import ConfigError, Experiment, PyTorchConfiguration, ScriptRunConfig, Workspace
+from scriptrun.compute.targets import ComputeTarget, RayCluster
+
+ray = pytest.importorskip("ray")
+
+DASHBOARD_PORT = 8297
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep every socket on loopback
+    from ray.cluster_utils import Cluster
+    from ray.job_submission import JobSubmissionClient
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": True, "dashboard_port": DASHBOARD_PORT})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        address = f"http://127.0.0.1:{DASHBOARD_PORT}"
+        wait_for(lambda: _reachable(JobSubmissionClient, address), timeout=60, interval=0.5)
+        yield address
+    finally:
+        cluster.shutdown()
+
+
+def _reachable(client_cls, address: str) -> bool:
+    try:
+        client_cls(address).list_jobs()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture
+def ray_ws(shared_ws: Workspace, ray_cluster: str) -> ComputeTarget:
+    return ComputeTarget.attach(shared_ws, "ray-test", RayCluster.attach_configuration(address=ray_cluster))
+
+
+TRAIN = """
+    import json, os, sys
+    from scriptrun import Run
+    run = Run.get_context()
+    for i in range(5):
+        run.log("loss", 1.0 / (i + 1))
+    with open("outputs/where.json", "w") as fh:
+        json.dump({"node": os.environ.get("SCRIPTRUN_NODE_ID"), "args": sys.argv[1:],
+                   "run_id": os.environ["SCRIPTRUN_RUN_ID"]}, fh)
+    print("trained on ray", flush=True)
+"""
+
+
+def test_same_config_runs_locally_and_on_ray(shared_ws, ray_ws, project, tmp_path):
+    folder = project(train=TRAIN)
+    src = ScriptRunConfig(str(folder), "train.py", arguments=["--lr", 0.1])
+    exp = Experiment(shared_ws, "ray")
+    local_run = exp.submit(src)
+    assert local_run.wait_for_completion()["status"] == "Completed"
+
+    src.run_config.target = ray_ws  # the only change: the compute target
+    run = exp.submit(src)
+    details = run.wait_for_completion()
+    assert details["status"] == "Completed" and details["target"] == "ray-test"
+    assert run.get_metrics()["loss"] == local_run.get_metrics()["loss"]
+    where = json.loads(Path(run.download_file("outputs/where.json", tmp_path / "w.json")).read_text())
+    assert where["node"] and where["args"] == ["--lr", "0.1"] and where["run_id"] == run.id
+    assert "trained on ray" in Path(details["logFiles"]["user_logs/std_log.txt"]).read_text()
+
+    from mlflow.tracking import MlflowClient
+
+    mlrun = MlflowClient(shared_ws.tracking_uri).get_run(details["mlflowRunId"])
+    assert mlrun.info.status == "FINISHED" and mlrun.data.metrics["loss"] == pytest.approx(0.2)
+
+
+def test_two_node_ddp_job_lands_on_two_ray_nodes(shared_ws, ray_ws, project, tmp_path):
+    folder = project(train="""
+        import json, os
+        import torch, torch.distributed as dist
+        dist.init_process_group("gloo", init_method="env://")
+        t = torch.tensor([float(dist.get_rank() + 1)])
+        dist.all_reduce(t)
+        keys = ["RANK", "WORLD_SIZE", "LOCAL_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "SCRIPTRUN_NODE_ID"]
+        json.dump({"sum": t.item(), "env": {k: os.environ[k] for k in keys}},
+                  open(f"outputs/rank_{dist.get_rank()}.json", "w"))
+        dist.barrier()
+        dist.destroy_process_group()
+    """)
+    src = ScriptRunConfig(str(folder), "train.py", compute_target="ray-test",
+                          distributed_job_config=PyTorchConfiguration("Gloo", process_count=2, node_count=2))
+    run = Experiment(shared_ws, "ray").submit(src)
+    details = run.wait_for_completion()
+    ranks = {}
+    for r in (0, 1):
+        path = run.download_file(f"outputs/rank_{r}.json", tmp_path / f"r{r}.json")
+        ranks[r] = json.loads(Path(path).read_text())
+    assert ranks[0]["sum"] == ranks[1]["sum"] == 3.0
+    assert ranks[0]["env"]["SCRIPTRUN_NODE_ID"] != ranks[1]["env"]["SCRIPTRUN_NODE_ID"]
+    assert [ranks[r]["env"]["NODE_RANK"] for r in (0, 1)] == ["0", "1"]
+    assert {"user_logs/rank_0.txt", "user_logs/rank_1.txt"} <= set(details["logFiles"])
+
+
+def test_cancel_a_ray_job_stops_its_processes(shared_ws, ray_ws, project, tmp_path):
+    pid_file = tmp_path / "pid"
+    folder = project(train=f"""
+        import os, time
+        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        time.sleep(300)
+    """)
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-test"))
+    wait_for(pid_file.exists, timeout=120)
+    assert run.get_status() == "Running"
+    started = time.monotonic()
+    run.cancel()
+    assert run.wait_for_completion()["status"] == "Canceled"
+    assert time.monotonic() - started < 60
+    wait_for(lambda: not pid_alive(int(pid_file.read_text())), timeout=15)
+
+
+def test_failing_ray_job_reports_the_error(shared_ws, ray_ws, project):
+    folder = project(train="raise SystemExit('bad config on the cluster')")
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-test"))
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    assert "bad config on the cluster" in details["error"]["stderr_tail"]
+
+
+def test_ray_target_validation(shared_ws, ray_ws, project):
+    folder = project(train="print(1)")
+    remote = ComputeTarget.attach(shared_ws, "ray-remote",
+                                  RayCluster.attach_configuration(address="http://10.1.2.3:8265"))
+    assert [t.name for t in ComputeTarget.list(shared_ws)] == ["ray-remote", "ray-test"]
+    with pytest.raises(ConfigError) as info:
+        Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target=remote))
+    assert info.value.paths() == ["compute_target"]
+    assert "tracking serve" in info.value.problems[0].hint
+    remote.detach()
+    assert [t.name for t in ComputeTarget.list(shared_ws)] == ["ray-test"]
+    with pytest.raises(ConfigError, match="not a Ray dashboard address"):
+        RayCluster.attach_configuration(address="ftp://x")
