@@ -101,8 +101,8 @@ def test_list(ws: Workspace) -> None:
     changed.environment_variables = {}
     changed.register(ws)
     listed = Environment.list(ws)
-    assert sorted(listed) == ["a-env", "b-env"]
-    assert listed["b-env"].version == "2"
+    assert sorted(listed) == ["a-env", "b-env", "scriptrun-minimal", "scriptrun-pytorch-cpu", "scriptrun-sklearn"]
+    assert listed["b-env"].version == "2"  # curated environments are listed too (issue 3)
 
 
 def test_get_unknown_name_did_you_mean(ws: Workspace) -> None:

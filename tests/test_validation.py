@@ -212,15 +212,15 @@ def test_unknown_framework_and_communicator(project: Path) -> None:
     assert "did you mean `OpenMpi`" in problems["run_config.communicator"]
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"inputs": ["some-dataset"]}, "inputs"),
-    ({"resume_from": "datastore/checkpoints"}, "resume_from"),
+@pytest.mark.parametrize(("kwargs", "field", "message"), [
+    ({"inputs": ["some-dataset"]}, "inputs[0]", "expected a dataset input"),
+    ({"resume_from": "datastore/checkpoints"}, "resume_from", "expected a DataPath"),
 ])
-def test_data_fields_are_not_supported_yet(project: Path, kwargs: dict, field: str) -> None:
+def test_data_fields_of_the_wrong_type(project: Path, kwargs: dict, field: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         ScriptRunConfig(str(project), "train.py", **kwargs)
     assert info.value.paths() == [field]
-    assert "not supported yet" in str(info.value)
+    assert message in str(info.value)
 
 
 def test_run_config_data_section_is_not_supported_yet(project: Path) -> None:
@@ -261,14 +261,11 @@ def test_unknown_compute_target_did_you_mean(ws: Workspace, project: Path) -> No
     assert spec.compute_target == "gpu-cluster"
 
 
-def test_package_list_fails_at_prepare_job(ws: Workspace, project: Path) -> None:
+def test_pip_package_list_passes_prepare_job(ws: Workspace, project: Path) -> None:
     env = Environment("with-packages")
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=["numpy"])
-    src = ScriptRunConfig(str(project), "train.py", environment=env)
-    with pytest.raises(ConfigError) as info:
-        prepare_job(src, ws)
-    assert info.value.paths() == ["environment.python.conda_dependencies"]
-    assert "package lists is not available" in str(info.value)
+    spec = prepare_job(ScriptRunConfig(str(project), "train.py", environment=env), ws)
+    assert spec.environment.python.conda_dependencies.pip_packages == ["numpy"]
 
 
 def test_user_managed_environment_with_packages_passes(ws: Workspace, project: Path) -> None:

@@ -1,8 +1,9 @@
 """``prepare_job``: a ``ScriptRunConfig`` and a workspace → the JobSpec that will run.
 
 This is the full validation pass that ``Experiment.submit`` and ``scriptrun validate FILE``
-run: the builder is read once into a spec, registered environment names are resolved, and
-the environment-dependent checks (files, compute targets, container engine) are applied.
+run: the builder is read once into a spec, registered environment names and datasets are resolved
+(a dataset reference is pinned to its current version), and the environment-dependent
+checks (files, data paths, datastores, compute targets, what this machine can build) are applied.
 Every problem is reported together, pointing at the YAML file and line when the config came
 from YAML.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scriptrun.compute.targets import target_definitions
+from scriptrun.data.resolve import resolve_data
 from scriptrun.environment.environment import resolve_reference
 from scriptrun.errors import Problem, WorkspaceError
 from scriptrun.spec.checks import check_for_submit, raise_problems
@@ -39,6 +41,8 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
             if spec.docker_runtime_config is None and runtime is not None:
                 update["docker_runtime_config"] = DockerSpec.model_validate(runtime)
             spec = spec.model_copy(update=update)
+    spec, data_problems = resolve_data(spec, workspace)
+    problems += data_problems
     problems += check_for_submit(spec, known_targets=target_definitions(workspace),
                                  tracking_uri=workspace.tracking_uri)
     raise_problems(problems, file=config._yaml_file, lines=config._yaml_lines)

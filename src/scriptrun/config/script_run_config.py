@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scriptrun.config.data_fields import DATA_TYPES, check_data_arguments, data_fields
 from scriptrun.config.distributed import (
     DISTRIBUTED_CONFIG_CLASSES,
     DockerConfiguration,
@@ -38,7 +39,6 @@ from scriptrun.workspace import Workspace
 
 _SCALARS = (str, int, float, bool)
 _DISTRIBUTED_NAMES = ", ".join(c.__name__ for c in DISTRIBUTED_CONFIG_CLASSES)
-_NOT_YET = "data inputs are not supported yet (data support comes in a later version)"
 
 
 class ScriptRunConfig:
@@ -53,7 +53,8 @@ class ScriptRunConfig:
                  environment: Environment | str | None = None, distributed_job_config: Any = None,
                  resume_from: Any = None, max_run_duration_seconds: int | None = MAX_DURATION_SECONDS_DEFAULT,
                  command: str | list[Any] | None = None, docker_runtime_config: DockerConfiguration | None = None,
-                 *, inputs: list[Any] | None = None, node_count: int | None = None,
+                 *, inputs: list[Any] | None = None, outputs: list[Any] | None = None,
+                 node_count: int | None = None,
                  source_directory_data_store: Any = None, job_config: Any = None):
         problems: list[Problem] = []
         if job_config is not None:
@@ -70,8 +71,9 @@ class ScriptRunConfig:
         self.script = os.fspath(script) if script is not None else None
         self.arguments: Any = argument_list(arguments)
         self.command: Any = list(command) if isinstance(command, tuple) else command
-        self.inputs = inputs
-        self.resume_from = resume_from
+        self.inputs = list(inputs) if inputs is not None else None
+        self.outputs = list(outputs) if outputs is not None else None
+        self.resume_from = resume_from  # v1: a DataPath; the job gets `--resume-from <local path>`
         self._telemetry_values = _telemetry_values
         self._yaml_file: str | None = None
         self._yaml_lines: dict[str, int] | None = None
@@ -158,7 +160,7 @@ class ScriptRunConfig:
         environments are checked by :func:`prepare_job`). Raises one ConfigError listing
         every problem.
         """
-        problems = _check_data_fields(self.inputs, self.resume_from)
+        problems: list[Problem] = []
         rc = self.run_config
         if not isinstance(rc, RunConfiguration):
             raise_problems(problems + [_run_config_problem(rc)], file=self._yaml_file, lines=self._yaml_lines)
@@ -171,6 +173,8 @@ class ScriptRunConfig:
         if self.command:
             data["command"] = list(self.command) if isinstance(self.command, (list, tuple)) else self.command
         data["source_directory"] = _absolute(self.source_directory)
+        data_problems = data_fields(data, self.inputs, self.outputs, self.resume_from)
+        problems += data_problems
         try:
             spec = validate_model(JobSpec, data)
         except ConfigError as exc:
@@ -215,6 +219,12 @@ class ScriptRunConfig:
                   docker_runtime_config=DockerConfiguration._from_spec(docker) if docker is not None else None,
                   node_count=spec.node_count, source_directory_data_store=spec.source_directory_data_store)
         src.run_config.environment_variables = dict(spec.environment_variables)
+        from scriptrun.data.consumption import DatasetConsumptionConfig
+        from scriptrun.data.output import OutputFileDatasetConfig
+
+        src.inputs = [DatasetConsumptionConfig._from_spec(n, i) for n, i in spec.inputs.items()] or None
+        src.outputs = [OutputFileDatasetConfig._from_spec(n, o) for n, o in spec.outputs.items()] or None
+        src.resume_from = spec.resume_from
         return src
 
     def to_yaml(self, file_name: str | os.PathLike[str]) -> str:
@@ -282,7 +292,7 @@ def _check_arguments(given: Mapping[str, Any]) -> list[Problem]:
     store = given["source_directory_data_store"]
     if store is not None and not isinstance(name_of(store), str):
         bad("source_directory_data_store", f"expected a datastore name or object, got {store!r}")
-    problems += _check_data_fields(given["inputs"], given["resume_from"])
+    problems += check_data_arguments(given["inputs"], given["outputs"], given["resume_from"])
     return problems
 
 
@@ -291,20 +301,10 @@ def _check_list(field: str, value: Any, *, str_ok: bool) -> list[Problem]:
         return []
     if not isinstance(value, (list, tuple)):
         return [Problem(field, f"expected a list (or a str), got {type(value).__name__}")]
-    return [Problem(f"{field}[{i}]", f"expected str, int, float or bool, got {type(item).__name__}",
-                    hint="data inputs are not supported yet" if not isinstance(item, (dict, list)) else None)
-            for i, item in enumerate(value) if not isinstance(item, _SCALARS)]
-
-
-def _check_data_fields(inputs: Any, resume_from: Any) -> list[Problem]:
-    problems = []
-    if inputs:
-        problems.append(Problem("inputs", f"`inputs` was given but {_NOT_YET}",
-                                hint="pass data locations as plain `arguments` for now"))
-    if resume_from is not None:
-        problems.append(Problem("resume_from", f"`resume_from` was given but {_NOT_YET}",
-                                hint="pass the checkpoint path as an argument for now"))
-    return problems
+    return [Problem(f"{field}[{i}]", f"expected str, int, float, bool or a data object, got {type(item).__name__}",
+                    hint="data goes in as ds.as_named_input('name'), .as_mount(), OutputFileDatasetConfig(...) "
+                         "or a DataReference")
+            for i, item in enumerate(value) if not isinstance(item, (*_SCALARS, *DATA_TYPES))]
 
 
 def _run_config_problem(value: Any) -> Problem:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -87,6 +88,16 @@ def check_data(spec: JobSpec) -> list[Problem]:
             problems.append(Problem(f"inputs.{name}.mode", f"a tabular dataset cannot be consumed in "
                                     f"{item.mode!r} mode", hint="use as_named_input(name) (direct mode) and read "
                                     "it with Run.get_context().input_datasets[name].to_pandas_dataframe()"))
+    locations = [(f"inputs.{n}.dataset.paths[{i}].path", loc.path) for n, item in spec.inputs.items()
+                 if isinstance(item.dataset, DatasetSpec) for i, loc in enumerate(item.dataset.paths)]
+    locations += [(f"outputs.{n}.path", out.path) for n, out in spec.outputs.items()]
+    if spec.resume_from is not None:
+        locations.append(("resume_from.path", spec.resume_from.path))
+    for where, path in locations:
+        normal = posixpath.normpath(path.replace("\\", "/").lstrip("/")) if path.strip("/") else "."
+        if normal == ".." or normal.startswith("../"):
+            problems.append(Problem(where, f"{path!r} escapes the datastore root",
+                                    hint="give a path inside the datastore, without `..` that climbs above its root"))
     if spec.resume_from is not None and MODEL_LOCATION in spec.inputs:
         problems.append(Problem("resume_from", f"`resume_from` uses the input name {MODEL_LOCATION}, "
                                 "which `inputs` already has", hint=f"rename the input {MODEL_LOCATION}"))

@@ -1,0 +1,210 @@
+"""Materialising a job's data on the machine that runs it (called by the agent's ``_prepare``
+and ``_collect_outputs``).
+
+Before the script starts, :func:`prepare_data` makes every input available and works out
+its value — direct mode: the dataset id; mount: the data in place (a local datastore folder
+or file as it is, anything else copied into the run's cache); download: a copy in
+``path_on_compute`` (relative to the working directory) or in the run folder. For a
+single-file location the value is the file itself, else the folder. Each output gets an
+empty local folder. The values are then delivered three ways: substituted for the
+placeholders in ``arguments``/``command``, exported as environment variables (``<name>``
+and v1's ``AZUREML_DATAREFERENCE_<name>``), and written to ``<run dir>/datasets.json`` for
+``Run.get_context().input_datasets`` / ``output_datasets``.
+
+After a run completed, :func:`deliver_outputs` copies each output folder to its datastore
+destination and registers it as a new dataset version when asked to.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scriptrun.data.dataset import (
+    AbstractDataset,
+    FileDatasetFactory,
+    dataset_from_spec,
+    expand,
+    fingerprint,
+    is_local_filesystem,
+    location_url,
+)
+from scriptrun.data.datastore import Datastore, filesystem, relative_path
+from scriptrun.errors import DataError
+from scriptrun.spec.job import MODEL_LOCATION, PLACEHOLDER, V1_PLACEHOLDER, DatasetSpec, InputSpec, JobSpec
+from scriptrun.workspace import Workspace
+from scriptrun.workspace.locking import atomic_write
+
+DATASETS_FILE = "datasets.json"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The job with its placeholders filled in, the variables to export, and the lineage."""
+
+    spec: JobSpec
+    env: dict[str, str]
+    inputs: list[dict[str, Any]]
+
+
+def copy_dataset(spec: DatasetSpec, workspace: Workspace | None, target: Path, *, overwrite: bool = False,
+                 ignore_not_found: bool = False) -> list[str]:
+    """Copy every file of ``spec`` into ``target`` (keeping paths below each location's root)."""
+    out = []
+    for location in spec.paths:
+        try:
+            fs, root, files = expand(location, workspace)
+        except DataError:
+            if ignore_not_found:
+                continue
+            raise
+        for file in files:
+            rel = file[len(root):].lstrip("/") if file.startswith(root + "/") else os.path.basename(file)
+            dest = target / rel
+            if overwrite or not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(file, str(dest))
+            out.append(str(dest))
+    return out
+
+
+def resolve_dataset(workspace: Workspace, dataset: DatasetSpec | str) -> DatasetSpec:
+    """A registered reference ``"name[:version]"`` → its definition (pinned version)."""
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    name, sep, version = dataset.rpartition(":")
+    if not sep:
+        name, version = dataset, "latest"
+    return AbstractDataset.get_by_name(workspace, name, version or "latest")._spec
+
+
+def prepare_data(workspace: Workspace, spec: JobSpec, *, run_dir: Path, workdir: Path) -> PreparedData:
+    """Materialise the inputs, create the output folders, and fill in the placeholders."""
+    inputs = dict(spec.inputs)
+    if spec.resume_from is not None:
+        inputs[MODEL_LOCATION] = InputSpec(dataset=DatasetSpec(paths=[spec.resume_from]), mode="mount")
+    values: dict[str, dict[str, str]] = {"inputs": {}, "outputs": {}}
+    record: dict[str, Any] = {"inputs": {}, "outputs": {}}
+    lineage = []
+    for name, item in inputs.items():
+        try:
+            dataset = resolve_dataset(workspace, item.dataset)
+            value = _deliver_input(workspace, name, item, dataset, run_dir, workdir)
+            content = fingerprint(dataset, workspace)
+        except DataError as exc:
+            raise DataError(f"input {name!r}: {exc}") from None
+        values["inputs"][name] = value
+        obj = dataset_from_spec(dataset, workspace)
+        record["inputs"][name] = {"mode": item.mode, "value": value, "dataset": dataset.model_dump(mode="json")}
+        lineage.append({"dataset": {"id": obj.id, "name": dataset.name, "version": dataset.version,
+                                    "fingerprint": content, "type": dataset.type},
+                        "consumptionDetails": {"type": "RunInput", "inputName": name, "mechanism": item.mode,
+                                               "pathOnCompute": value}})
+    for name, out in spec.outputs.items():
+        folder = _local(out.source, workdir) if out.source else run_dir / "data" / "outputs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        values["outputs"][name] = str(folder)
+        record["outputs"][name] = {"mode": out.mode, "value": str(folder)}
+    env: dict[str, str] = {}
+    for kind in ("inputs", "outputs"):
+        for name, value in values[kind].items():
+            env[name] = value
+            env[f"AZUREML_DATAREFERENCE_{name}"] = value
+    if inputs:
+        env["AZUREML_DATASET_ENVIRONMENT_VARS"] = ",".join(f"{n}:{i.mode}" for n, i in inputs.items())
+    if spec.outputs:
+        env["AZUREML_DATASET_FILE_OUTPUTS"] = ";".join(spec.outputs)
+    atomic_write(run_dir / DATASETS_FILE, json.dumps(record, indent=2))
+    return PreparedData(substitute(spec, values), env, lineage)
+
+
+def _local(path: str, workdir: Path) -> Path:
+    return Path(path) if os.path.isabs(path) else workdir / path
+
+
+def _deliver_input(workspace: Workspace, name: str, item: InputSpec, dataset: DatasetSpec, run_dir: Path,
+                   workdir: Path) -> str:
+    if item.mode == "direct":
+        return dataset_from_spec(dataset, workspace).id
+    for location in dataset.paths:
+        expand(location, workspace)  # raises DataError for a missing path
+    fs, path = filesystem(location_url(dataset.paths[0], workspace))
+    plain = len(dataset.paths) == 1 and not any(ch in path for ch in "*?[")
+    is_file = plain and fs.isfile(path)
+    if item.mode == "mount" and plain and is_local_filesystem(fs):
+        source = path.rstrip("/") or "/"
+        if not item.path_on_compute:
+            return source
+        link = _local(item.path_on_compute, workdir)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(source)
+        return str(link)
+    target = _local(item.path_on_compute, workdir) if item.path_on_compute else run_dir / "data" / "inputs" / name
+    files = copy_dataset(dataset, workspace, target, overwrite=True)
+    return files[0] if is_file and files else str(target)
+
+
+def substitute(spec: JobSpec, values: dict[str, dict[str, str]]) -> JobSpec:
+    """``spec`` with ``${{inputs.x}}``/``${{outputs.y}}`` (and v1's whole-argument tokens)
+    replaced by their values, and ``--resume-from <path>`` appended for ``resume_from``."""
+
+    def fill(text: str, quote: bool) -> str:
+        whole = V1_PLACEHOLDER.match(text)
+        if whole:
+            kind = "inputs" if whole.group(1).startswith("DatasetC") else "outputs"
+            if whole.group(2) in values[kind]:
+                return values[kind][whole.group(2)]
+        return PLACEHOLDER.sub(lambda m: _q(values[m.group(1)][m.group(2)], quote), text)
+
+    update: dict[str, Any] = {}
+    resume = ["--resume-from", values["inputs"][MODEL_LOCATION]] if spec.resume_from is not None else []
+    if isinstance(spec.command, str):
+        update["command"] = " ".join([fill(spec.command, True), *map(shlex.quote, resume)]).strip()
+    elif isinstance(spec.command, list):
+        update["command"] = [fill(a, False) for a in spec.command] + resume
+    else:
+        update["arguments"] = [fill(a, False) if isinstance(a, str) else a for a in spec.arguments] + resume
+    return spec.model_copy(update=update)
+
+
+def _q(value: str, quote: bool) -> str:
+    return shlex.quote(value) if quote else value
+
+
+def deliver_outputs(workspace: Workspace, spec: JobSpec, *, run_id: str, run_dir: Path) -> list[dict[str, Any]]:
+    """Copy each output folder to its datastore destination; register it when asked to.
+    Returns the outputs' lineage."""
+    try:
+        record = json.loads((run_dir / DATASETS_FILE).read_text())
+    except (OSError, ValueError):
+        record = {"outputs": {}}
+    lineage = []
+    for name, out in spec.outputs.items():
+        folder = Path(record["outputs"].get(name, {}).get("value") or run_dir / "data" / "outputs" / name)
+        store = Datastore(workspace, out.datastore)
+        path = relative_path(out.path.replace("{run-id}", run_id).replace("{output-name}", name),
+                             f"outputs.{name}.path")
+        files = [p for p in sorted(folder.rglob("*")) if p.is_file()] if folder.is_dir() else []
+        if out.mode == "upload" and out.source_globs:
+            files = [p for p in files if any(fnmatch.fnmatch(p.relative_to(folder).as_posix(), g)
+                                             for g in out.source_globs)]
+        fs, root = filesystem(store.full_url(path))
+        fs.makedirs(root, exist_ok=True)
+        store.upload_files([str(p) for p in files], relative_root=str(folder), target_path=path,
+                           overwrite=out.overwrite or out.mode == "mount", show_progress=False)
+        entry: dict[str, Any] = {"outputDetails": {"outputName": name, "mechanism": out.mode,
+                                                   "datastore": store.name, "path": path,
+                                                   "url": store.full_url(path), "files": len(files)},
+                                 "dataset": None}
+        if out.register_as:
+            dataset = FileDatasetFactory.from_files((store, path), validate=False).register(
+                workspace, out.register_as, description=out.register_description, create_new_version=True)
+            entry["dataset"] = {"id": dataset.id, "name": dataset.name, "version": dataset.version,
+                                "fingerprint": dataset.fingerprint, "type": "file"}
+        lineage.append(entry)
+    return lineage
