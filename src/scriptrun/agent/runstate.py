@@ -43,6 +43,9 @@ class RunRecord:
     client_python: str = ""
     ingested_offset: int = 0
     metric_steps: dict[str, int] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)  # built env: hash, cached, seconds
+    input_datasets: list[dict[str, Any]] = field(default_factory=list)  # lineage, v1 inputDatasets shape
+    output_datasets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def path(self) -> Path:

@@ -35,7 +35,7 @@ from scriptrun.compute.targets import RAY, target_definitions
 from scriptrun.errors import RunError, ScriptrunError
 from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
 from scriptrun.runs.status import RunStatus
-from scriptrun.spec import JobSpec
+from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
 
 log = logging.getLogger("scriptrun.agent")
@@ -158,7 +158,7 @@ class Agent:
                 if record.run_id in self.cancel_flags:
                     self._finish(record, RunStatus.CANCELED, None)
                     return
-            python, extra_env = self._prepare(record, spec, workdir)
+            spec, python, extra_env = self._prepare(record, spec, workdir)
             env = {**local.job_env(spec, {} if on_ray else record.client_env, contract), **extra_env}
             if on_ray:
                 self._run_on_ray(record, spec, workdir, env, python, str(target["address"]))
@@ -175,13 +175,40 @@ class Agent:
             log.exception("run %s failed in the agent", record.run_id)
             self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
 
-    def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[str, dict[str, str]]:
-        """What the job needs before it starts (while the run shows ``Preparing``): the
-        interpreter to run ``python`` with, and extra environment variables."""
-        return local.interpreter(spec, record.client_python), {}
+    def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
+        """What the job needs before it starts (while the run shows ``Preparing``): its
+        environment built or fetched from the cache (build log in ``<run dir>/logs/``), its
+        inputs materialised and output folders made. Returns the spec with the data
+        placeholders filled in, the interpreter to run ``python`` with, and extra variables."""
+        from scriptrun.data.materialize import prepare_data
+        from scriptrun.environment.builder import ensure_environment
+        from scriptrun.spec.checks import needs_build
+
+        python = local.interpreter(spec, record.client_python)
+        if needs_build(spec.environment):
+            assert isinstance(spec.environment, EnvironmentSpec)
+            built = ensure_environment(self.ws, spec.environment,
+                                       log_file=record.path / "logs" / "environment_build.txt",
+                                       client_python=record.client_python or None)
+            python = built.python
+            record.environment = {"hash": built.hash, "cached": built.cached, "seconds": round(built.seconds, 3),
+                                  "path": str(built.path)}
+            record.save()
+            with self.lock:
+                self.tracking.set_tags(record.mlflow_run_id, {"scriptrun.environment_hash": built.hash,
+                                                              "scriptrun.environment_cached": str(built.cached)})
+        if not (spec.inputs or spec.outputs or spec.resume_from):
+            return spec, python, {}
+        data = prepare_data(self.ws, spec, run_dir=record.path, workdir=workdir)
+        record.input_datasets = data.inputs
+        record.save()
+        with self.lock:
+            self.tracking.set_tags(record.mlflow_run_id, _lineage_tags(data.inputs, "input"))
+        return data.spec, python, data.env
 
     def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: dict[str, Any]) -> None:
-        """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec."""
+        """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec;
+        and, only when the run completed, its output datasets (registered when asked to)."""
         with self.lock:
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
@@ -189,6 +216,19 @@ class Agent:
             spec_file = record.path / "job.json"
             spec_file.write_text(json.dumps(record.spec, indent=2))
             self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
+        spec = JobSpec.model_validate(record.spec) if record.spec else None
+        if outcome.get("reason") == "completed" and spec is not None and spec.outputs:
+            from scriptrun.data.materialize import deliver_outputs
+
+            record.output_datasets = deliver_outputs(self.ws, spec, run_id=record.run_id, run_dir=record.path)
+            record.save()
+        if record.input_datasets or record.output_datasets:
+            lineage = record.path / "lineage.json"
+            lineage.write_text(json.dumps({"inputDatasets": record.input_datasets,
+                                           "outputDatasets": record.output_datasets}, indent=2))
+            with self.lock:
+                self.tracking.set_tags(record.mlflow_run_id, _lineage_tags(record.output_datasets, "output"))
+                self.tracking.log_artifact(record.mlflow_run_id, lineage, "scriptrun")
 
     def _run_on_ray(self, record: RunRecord, spec: JobSpec, workdir: Path, env: dict[str, str], python: str,
                     address: str) -> None:
@@ -555,8 +595,8 @@ def _details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "startTimeUtc": _iso(record.start_time),
         "properties": dict(record.properties),
         "tags": dict(record.tags),
-        "inputDatasets": [],
-        "outputDatasets": [],
+        "inputDatasets": list(record.input_datasets),
+        "outputDatasets": list(record.output_datasets),
         "runDefinition": record.spec,
         "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted(logs.glob("*.txt"), key=lambda p: log_order(p.stem))}
         if logs.is_dir() else {},
@@ -574,6 +614,20 @@ def _details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
     if record.error:
         details["error"] = record.error
     return details
+
+
+def _lineage_tags(entries: list[dict[str, Any]], kind: str) -> dict[str, str]:
+    """MLflow tags ``scriptrun.<kind>.<name>`` = ``dataset:version fingerprint=… mode=…``."""
+    tags = {}
+    for entry in entries:
+        details = entry.get("consumptionDetails") or entry.get("outputDetails") or {}
+        name = details.get("inputName") or details.get("outputName")
+        dataset = entry.get("dataset") or {}
+        value = dataset.get("id") or details.get("url") or ""
+        if dataset.get("fingerprint"):
+            value += f" fingerprint={dataset['fingerprint']}"
+        tags[f"scriptrun.{kind}.{name}"] = f"{value} mode={details.get('mechanism')}".strip()
+    return tags
 
 
 def _iso(ts: float | None) -> str | None:

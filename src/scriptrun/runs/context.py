@@ -40,11 +40,34 @@ class SubmittedRun(Run):
 
     @property
     def input_datasets(self) -> dict[str, Any]:
-        return {}
+        """Each input by name: its local path (mount/download), or for direct mode the
+        dataset object (``.to_pandas_dataframe()`` for a tabular one)."""
+        out: dict[str, Any] = {}
+        for name, item in self._datasets().get("inputs", {}).items():
+            if item.get("mode") == "direct":
+                from scriptrun.data.dataset import dataset_from_spec
+                from scriptrun.spec.job import DatasetSpec
+                from scriptrun.workspace import Workspace
+
+                spec = DatasetSpec.model_validate(item["dataset"])
+                out[name] = dataset_from_spec(spec, Workspace(self.experiment.workspace.root))
+            else:
+                out[name] = item.get("value")
+        return out
 
     @property
     def output_datasets(self) -> dict[str, Any]:
-        return {}
+        """Each output by name: the local folder to write it to (copied to its datastore when
+        the run completes)."""
+        return {name: item.get("value") for name, item in self._datasets().get("outputs", {}).items()}
+
+    def _datasets(self) -> dict[str, Any]:
+        import json
+
+        try:
+            return json.loads((self._run_dir / "datasets.json").read_text())
+        except (OSError, ValueError):
+            return {}
 
     def complete(self, _set_status: bool = True) -> None:
         """Flush; the run's status follows its process (as v1's submitted run)."""
