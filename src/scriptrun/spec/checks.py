@@ -105,8 +105,8 @@ def check_data(spec: JobSpec) -> list[Problem]:
         declared = spec.inputs if kind == "inputs" else spec.outputs
         if name not in declared:
             hint = did_you_mean(name, list(declared)) or (
-                f"declared {kind}: {', '.join(declared)}" if declared else
-                f"declare it in `{kind}` (e.g. pass ds.as_named_input({name!r}) in `inputs` or in the arguments)")
+                "an object embedded in a string (f'--data={cfg}') is only text: also pass it in "
+                f"`{kind}=[...]`" + (f"; declared {kind}: {', '.join(declared)}" if declared else ""))
             problems.append(Problem(where, f"placeholder refers to {kind}.{name}, which is not declared", hint=hint))
     return problems
 
