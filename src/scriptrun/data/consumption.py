@@ -12,6 +12,7 @@ argument: ``f"--data={ds.as_named_input('train').as_mount()}"`` — which v1 cou
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from scriptrun.errors import ConfigError, Problem
@@ -24,8 +25,14 @@ def check_name(name: Any, kind: str = "inputs") -> str:
     if not isinstance(name, str) or not IDENTIFIER.match(name):
         raise ConfigError(Problem(f"{kind}.{name}", f"{name!r} is not a valid {kind[:-1]} name: it becomes an "
                                   "environment variable and a `${{" + kind + ".NAME}}` placeholder",
-                                  hint="use letters, digits and '_', not starting with a digit"))
+                                  hint="use letters, digits and '_', not starting with a digit, e.g. "
+                                       f"{_identifier(str(name))!r}"))
     return name
+
+
+def _identifier(name: str) -> str:
+    fixed = re.sub(r"\W", "_", name)
+    return fixed if fixed and not fixed[0].isdigit() else f"_{fixed}"
 
 
 class DatasetConsumptionConfig:
@@ -68,7 +75,11 @@ class DatasetConsumptionConfig:
 
     @classmethod
     def _from_spec(cls, name: str, spec: InputSpec) -> DatasetConsumptionConfig:
-        return cls(name, spec.dataset, spec.mode, spec.path_on_compute)
+        """From a validated spec, unchecked: the spec's own rules report its problems, with lines."""
+        config = cls.__new__(cls)
+        config.name, config.dataset, config.mode, config.path_on_compute = (name, spec.dataset, spec.mode,
+                                                                            spec.path_on_compute)
+        return config
 
     def __str__(self) -> str:
         return "${{inputs." + self.name + "}}"

@@ -69,9 +69,12 @@ class OutputFileDatasetConfig:
 
     @classmethod
     def _from_spec(cls, name: str, spec: OutputSpec) -> OutputFileDatasetConfig:
-        out = cls(name, (spec.datastore, spec.path), spec.source)
-        return out._copy(mode=spec.mode, overwrite=spec.overwrite, source_globs=list(spec.source_globs),
-                         register_as=spec.register_as, register_description=spec.register_description)
+        """From a validated spec, unchecked: the spec's own rules report its problems, with lines."""
+        out = cls.__new__(cls)
+        out.__dict__.update(name=name, datastore=spec.datastore, path=spec.path, source=spec.source,
+                            mode=spec.mode, overwrite=spec.overwrite, source_globs=list(spec.source_globs),
+                            register_as=spec.register_as, register_description=spec.register_description)
+        return out
 
     def __str__(self) -> str:
         return "${{outputs." + self.name + "}}"
