@@ -119,3 +119,15 @@ def test_legacy_runconfig_by_name(proj: Path):
     rc.save(path=str(proj / "src"), name="local")
     done = cli("run", "submit-script", "--source-directory", "src", "-c", "local", cwd=proj, check=True)
     assert "args: ['--epochs', '5']" in done.stdout
+
+
+def test_compute_attach_list_detach(proj: Path):
+    cli("workspace", "create", ".", cwd=proj, check=True)
+    attached = cli("compute", "attach-ray", "ray-dev", "--address", "127.0.0.1:8265", cwd=proj, check=True)
+    assert "http://127.0.0.1:8265" in attached.stdout
+    listed = cli("compute", "list", cwd=proj, check=True).stdout
+    assert "ray-dev" in listed and "RayCluster" in listed and "local" in listed
+    bad = cli("compute", "attach-ray", "x", "--address", "ftp://nowhere", cwd=proj)
+    assert bad.returncode == 2 and "not a Ray dashboard address" in bad.stderr
+    cli("compute", "detach", "ray-dev", cwd=proj, check=True)
+    assert "ray-dev" not in cli("compute", "list", cwd=proj, check=True).stdout

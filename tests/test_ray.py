@@ -60,7 +60,7 @@ TRAIN = """
     for i in range(5):
         run.log("loss", 1.0 / (i + 1))
     with open("outputs/where.json", "w") as fh:
-        json.dump({"node": os.environ.get("SCRIPTRUN_NODE_ID"), "args": sys.argv[1:],
+        json.dump({"args": sys.argv[1:],
                    "run_id": os.environ["SCRIPTRUN_RUN_ID"]}, fh)
     print("trained on ray", flush=True)
 """
@@ -79,7 +79,10 @@ def test_same_config_runs_locally_and_on_ray(shared_ws, ray_ws, project, tmp_pat
     assert details["status"] == "Completed" and details["target"] == "ray-test"
     assert run.get_metrics()["loss"] == local_run.get_metrics()["loss"]
     where = json.loads(Path(run.download_file("outputs/where.json", tmp_path / "w.json")).read_text())
-    assert where["node"] and where["args"] == ["--lr", "0.1"] and where["run_id"] == run.id
+    assert where["args"] == ["--lr", "0.1"] and where["run_id"] == run.id
+    from ray.job_submission import JobSubmissionClient
+
+    assert JobSubmissionClient(ray_ws.address).get_job_info(run.id).status == "SUCCEEDED"  # it ran on Ray
     assert "trained on ray" in Path(details["logFiles"]["user_logs/std_log.txt"]).read_text()
 
     from mlflow.tracking import MlflowClient

@@ -15,6 +15,7 @@ migrates by changing imports::
 
 __version__ = "0.1.0"
 
+from scriptrun.compute.targets import ComputeTarget, RayCluster
 from scriptrun.config import (
     DockerConfiguration,
     MpiConfiguration,
@@ -58,6 +59,7 @@ from scriptrun.workspace import Workspace
 __all__ = [
     "ActivityFailedException",
     "AgentError",
+    "ComputeTarget",
     "CondaDependencies",
     "ConfigError",
     "DataError",
@@ -78,6 +80,7 @@ __all__ = [
     "ParallelTaskConfiguration",
     "Problem",
     "PyTorchConfiguration",
+    "RayCluster",
     "Run",
     "RunConfiguration",
     "RunError",

@@ -236,7 +236,7 @@ class Agent:
         jobs = RayJobs(address)
         job = {"spec": record.spec, "env": env, "python": python, "run_dir": str(record.path),
                "workdir": str(workdir)}
-        jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"})
+        jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"}, nodes=spec.node_count)
         (record.path / RAY_MARKER).write_text(json.dumps({"address": address, "job_id": record.run_id}))
         self._watch_ray(record, jobs)
 

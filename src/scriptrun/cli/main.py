@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scriptrun import __version__
+from scriptrun.cli.compute_commands import compute_app, tracking_app
 from scriptrun.errors import ConfigError, ScriptrunError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -26,6 +27,8 @@ agent_app = typer.Typer(no_args_is_help=True, help="The per-workspace agent that
 app.add_typer(run_app, name="run")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(agent_app, name="agent")
+app.add_typer(compute_app, name="compute")
+app.add_typer(tracking_app, name="tracking")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)

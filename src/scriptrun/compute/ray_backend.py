@@ -39,13 +39,14 @@ class RayJobs:
         self.client = _client(address)
 
     def submit(self, job_id: str, workdir: Path, job: dict[str, Any], python: str,
-               env_vars: dict[str, str]) -> str:
+               env_vars: dict[str, str], *, nodes: int) -> str:
+        """Submit; a single-node job's driver runs the processes itself, so it takes a CPU."""
         (workdir / JOB_FILE).write_text(json.dumps(job))
         return self.client.submit_job(
             entrypoint=f"{python} -m scriptrun.compute.ray_driver {JOB_FILE}",
             submission_id=job_id,
             runtime_env={"working_dir": str(workdir), "env_vars": env_vars},
-            entrypoint_num_cpus=0,
+            entrypoint_num_cpus=1 if nodes == 1 else 0,
             metadata={"scriptrun.run_id": job_id},
         )
 

@@ -8,7 +8,9 @@ its address and free ports, computes every process's rank environment with the s
 its node, stops the others when one fails, enforces the deadline and cancellation (Ray's
 ``stop_job`` sends SIGTERM), and reports the outcome — as ``exit.json`` in the run folder
 when the cluster shares the workspace's filesystem (a local cluster does), and always as a
-``SCRIPTRUN_RESULT {...}`` line in its own log.
+``SCRIPTRUN_RESULT {...}`` line in its own log. A single-node job needs no placement
+group: the driver, placed on a node with a free CPU, supervises its processes itself with
+the same shim as the local target.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from scriptrun.agent.shim import Shim
 from scriptrun.compute.launch import plan_processes, ports_needed
-from scriptrun.compute.local import build_argv
+from scriptrun.compute.local import LOOPBACK, build_argv, free_ports
 from scriptrun.spec import JobSpec, PyTorchSpec
 
 RESULT_MARKER = "SCRIPTRUN_RESULT "
@@ -57,10 +60,10 @@ def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_p
                 terminal_exit_codes: list[int]) -> dict[str, Any]:
     """Run one of the job's processes on this node; retry it as its plan allows."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    if not os.path.isdir(cwd):
-        cwd = os.getcwd()  # the cluster does not share the workspace: use Ray's working_dir copy
-        os.makedirs("outputs", exist_ok=True)
-        os.makedirs("logs", exist_ok=True)
+    if not os.path.isdir(cwd):  # another node's copy of Ray's working_dir
+        cwd = os.getcwd()
+        for folder in ("outputs", "logs"):
+            os.makedirs(folder, exist_ok=True)
     attempt = 0
     while True:
         with open(log_path, "ab") as log:
@@ -108,11 +111,39 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Stop()
 
 
+def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path, workdir: str) -> dict[str, Any]:
+    """A single-node job: this driver (placed on a node with a free CPU) supervises the
+    processes itself with the shim, exactly as on the local target."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plans = plan_processes(spec, [LOOPBACK], free_ports(ports_needed(spec)), python=job["python"],
+                           logs_dir=str(run_dir / "logs"))
+    processes = []
+    for plan in plans:
+        env = {**os.environ, **job["env"], **plan.env}
+        if isinstance(spec.distributed_job_config, PyTorchSpec):
+            env.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, job["python"], env)],
+                          "env": env, "cwd": workdir, "max_retries": plan.max_retries,
+                          "terminal_exit_codes": list(plan.terminal_exit_codes)})
+    (run_dir / "launch.json").write_text(json.dumps({
+        "processes": processes, "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": GRACE_SECONDS}))
+    (run_dir / "exit.json").unlink(missing_ok=True)
+    Shim(str(run_dir)).run()
+    return json.loads((run_dir / "exit.json").read_text())
+
+
 def drive(job: dict[str, Any]) -> dict[str, Any]:
     spec = JobSpec.model_validate(job["spec"])
     run_dir = Path(job["run_dir"])
     shared = run_dir.is_dir() and os.access(run_dir, os.W_OK)
-    logs = run_dir / "logs" if shared else Path.cwd() / "scriptrun_logs"
+    workdir = job["workdir"] if shared else os.getcwd()
+    if not shared:
+        for folder in ("outputs", "logs"):
+            os.makedirs(folder, exist_ok=True)
+    if spec.node_count == 1:
+        return drive_one_node(job, spec, run_dir if shared else Path.cwd() / "scriptrun_run", workdir)
+    ray.init(log_to_driver=False)
+    logs = run_dir / "logs" if shared else Path.cwd() / "scriptrun_run" / "logs"
     started = time.time()
     nodes = spec.node_count
     pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD" if nodes > 1 else "PACK")
@@ -138,7 +169,7 @@ def drive(job: dict[str, Any]) -> dict[str, Any]:
             argv = [*plan.wrapper, *build_argv(spec, job["python"], env)]
             refs.append(run_process.options(scheduling_strategy=_bundle(pg, plan.node_rank),
                                             num_cpus=1 / per_node).remote(
-                plan.name, argv, env, job["workdir"], str(logs / f"{plan.name}.txt"),
+                plan.name, argv, env, workdir, str(logs / f"{plan.name}.txt"),
                 plan.max_retries, list(plan.terminal_exit_codes)))
         return _supervise(refs, plans, started, spec.max_run_duration_seconds)
     except _Stop:
@@ -188,13 +219,12 @@ def _result(started: float, code: int, reason: str, failed: str | None, tail: st
 def main(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text())
     signal.signal(signal.SIGTERM, _on_sigterm)
-    ray.init(log_to_driver=False)
     try:
         result = drive(job)
     except _Stop:
         result = _result(time.time(), 143, "canceled", None, "")
     run_dir = Path(job["run_dir"])
-    if run_dir.is_dir() and os.access(run_dir, os.W_OK):
+    if run_dir.is_dir() and os.access(run_dir, os.W_OK) and not (run_dir / "exit.json").exists():
         tmp = run_dir / "exit.json.tmp"
         tmp.write_text(json.dumps(result))
         os.replace(tmp, run_dir / "exit.json")
