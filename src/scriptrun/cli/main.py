@@ -17,6 +17,8 @@ from rich.table import Table
 
 from scriptrun import __version__
 from scriptrun.cli.compute_commands import compute_app, tracking_app
+from scriptrun.cli.data_commands import dataset_app, datastore_app
+from scriptrun.cli.env_commands import env_app
 from scriptrun.errors import ConfigError, ScriptrunError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -29,6 +31,9 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(agent_app, name="agent")
 app.add_typer(compute_app, name="compute")
 app.add_typer(tracking_app, name="tracking")
+app.add_typer(env_app, name="env")
+app.add_typer(datastore_app, name="datastore")
+app.add_typer(dataset_app, name="dataset")
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)

@@ -314,3 +314,21 @@ def _requirement_lines(file: Path, seen: frozenset[Path] = frozenset()) -> list[
         else:
             out.append((None, line))
     return out
+
+
+def environment_from_file(file: str | os.PathLike[str], name: str | None = None) -> Environment:
+    """An environment from a file: a scriptrun environment YAML (keys of ``EnvironmentSpec``),
+    a conda environment file (has ``dependencies:``), or a pip requirements file (``.txt``)."""
+    from scriptrun.spec.yamlio import load_yaml_with_lines
+
+    path = Path(file)
+    if path.suffix == ".txt":
+        return Environment.from_pip_requirements(name or path.stem, path)
+    data, lines = load_yaml_with_lines(path)
+    if isinstance(data, dict) and "dependencies" in data:
+        return Environment.from_conda_specification(name or str(data.get("name") or path.stem), path)
+    if not isinstance(data, dict):
+        raise ConfigError(Problem("", "expected a mapping of environment keys", file=str(path), line=1))
+    spec = validate_model(EnvironmentSpec, {**data, "name": name or data.get("name") or path.stem},
+                          file=str(path), lines=lines)
+    return Environment._from_spec(spec)
