@@ -156,3 +156,34 @@ def test_ray_target_validation(shared_ws, ray_ws, project):
     assert [t.name for t in ComputeTarget.list(shared_ws)] == ["ray-test"]
     with pytest.raises(ConfigError, match="not a Ray dashboard address"):
         RayCluster.attach_configuration(address="ftp://x")
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+def test_cluster_without_shared_filesystem_sends_results_through_tracking(shared_ws, ray_cluster, project, tmp_path,
+                                                                          nodes):
+    ComputeTarget.attach(shared_ws, "ray-isolated",
+                         RayCluster.attach_configuration(address=ray_cluster, shared_filesystem=False))
+    folder = project(train="""
+        import os
+        from scriptrun import Run
+        run = Run.get_context()
+        rank = os.environ.get("RANK", "0")
+        for i in range(3):
+            run.log(f"loss_{rank}", i)
+        run.log_row("summary", rank=int(rank))
+        open(f"outputs/model_{rank}.txt", "w").write(rank)
+        print("rank", rank, "done", flush=True)
+    """)
+    dist = PyTorchConfiguration("Gloo", process_count=2, node_count=2) if nodes == 2 else None
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-isolated",
+                                                              distributed_job_config=dist))
+    details = run.wait_for_completion()
+    ranks = ["0", "1"] if nodes == 2 else ["0"]
+    metrics = run.get_metrics()
+    for rank in ranks:
+        assert metrics[f"loss_{rank}"] == [0, 1, 2]
+        assert f"outputs/model_{rank}.txt" in run.get_file_names()
+    log_name = "user_logs/rank_1.txt" if nodes == 2 else "user_logs/std_log.txt"
+    assert f"rank {ranks[-1]} done" in Path(details["logFiles"][log_name]).read_text()
+    assert not (shared_ws.run_dir(run.id) / "wd" / "outputs").exists() or \
+        not any((shared_ws.run_dir(run.id) / "wd" / "outputs").iterdir())

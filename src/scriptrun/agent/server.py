@@ -161,7 +161,8 @@ class Agent:
             spec, python, extra_env = self._prepare(record, spec, workdir)
             env = {**local.job_env(spec, {} if on_ray else record.client_env, contract), **extra_env}
             if on_ray:
-                self._run_on_ray(record, spec, workdir, env, python, str(target["address"]))
+                self._run_on_ray(record, spec, workdir, env, python, str(target["address"]),
+                                 target.get("shared_filesystem"))
                 return
             local.write_launch(record.path, workdir, spec, env, python)
             proc = local.start_shim(record.path)
@@ -231,11 +232,11 @@ class Agent:
                 self.tracking.log_artifact(record.mlflow_run_id, lineage, "scriptrun")
 
     def _run_on_ray(self, record: RunRecord, spec: JobSpec, workdir: Path, env: dict[str, str], python: str,
-                    address: str) -> None:
+                    address: str, shared_filesystem: bool | None) -> None:
         """Submit the run as a Ray job (its driver plays the shim's part), then watch it."""
         jobs = RayJobs(address)
         job = {"spec": record.spec, "env": env, "python": python, "run_dir": str(record.path),
-               "workdir": str(workdir)}
+               "workdir": str(workdir), "shared_filesystem": shared_filesystem}
         jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"}, nodes=spec.node_count)
         (record.path / RAY_MARKER).write_text(json.dumps({"address": address, "job_id": record.run_id}))
         self._watch_ray(record, jobs)
@@ -260,8 +261,9 @@ class Agent:
             logs = record.path / "logs"
             logs.mkdir(exist_ok=True)
             (logs / "driver.txt").write_text(driver_log)
-            if not (record.path / "exit.json").exists():
+            if not (record.path / "exit.json").exists():  # the cluster does not share this folder
                 outcome = result_from_logs(driver_log) or _ray_outcome(status, stop_sent, jobs.info(record.run_id))
+                self._fetch_published(record)
                 (record.path / "exit.json").write_text(json.dumps(outcome))
             self._finalize(record)
         except ScriptrunError as exc:
@@ -269,6 +271,21 @@ class Agent:
         except Exception as exc:  # noqa: BLE001
             log.exception("watching Ray run %s failed", record.run_id)
             self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+
+    def _fetch_published(self, record: RunRecord) -> None:
+        """Bring back what a driver without access to this folder published to the tracking
+        store: the metrics file (ingested as usual) and the process logs."""
+        with self.lock, tempfile.TemporaryDirectory() as tmp:
+            for name in ("scriptrun/metrics.jsonl", "user_logs"):
+                try:
+                    local_path = Path(self.tracking.download(record.mlflow_run_id, name, tmp))
+                except Exception:  # noqa: BLE001 - nothing was published (the driver died early)
+                    continue
+                if local_path.is_dir():
+                    for log_file in local_path.iterdir():
+                        shutil.move(str(log_file), record.path / "logs" / log_file.name)
+                else:
+                    shutil.move(str(local_path), record.path / METRICS_FILE)
 
     def _watch_adopted(self, record: RunRecord) -> None:
         """Wait for a shim this agent did not start (after an agent restart), then finalise."""

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,11 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from scriptrun.agent.shim import Shim
 from scriptrun.compute.launch import plan_processes, ports_needed
 from scriptrun.compute.local import LOOPBACK, build_argv, free_ports
+from scriptrun.runs.metrics import METRICS_FILE
 from scriptrun.spec import JobSpec, PyTorchSpec
 
 RESULT_MARKER = "SCRIPTRUN_RESULT "
+SCRATCH = "scriptrun_run"
 PLACEMENT_TIMEOUT_SECONDS = 120.0
 GRACE_SECONDS = 2.0  # Ray's stop_job escalates to SIGKILL after 3 s
 TAIL_BYTES = 8192
@@ -59,11 +63,15 @@ def probe(port_count: int) -> dict[str, Any]:
 def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_path: str, max_retries: int,
                 terminal_exit_codes: list[int]) -> dict[str, Any]:
     """Run one of the job's processes on this node; retry it as its plan allows."""
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    if not os.path.isdir(cwd):  # another node's copy of Ray's working_dir
+    isolated = not os.path.isdir(cwd)  # on another machine: use this node's copy of the working_dir
+    if isolated:
         cwd = os.getcwd()
-        for folder in ("outputs", "logs"):
+        scratch = os.path.join(cwd, SCRATCH, name)
+        for folder in ("outputs", "logs", scratch):
             os.makedirs(folder, exist_ok=True)
+        env = {**env, "SCRIPTRUN_RUN_DIR": scratch}
+        log_path = os.path.join(scratch, os.path.basename(log_path))
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     attempt = 0
     while True:
         with open(log_path, "ab") as log:
@@ -79,8 +87,23 @@ def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_p
             with open(log_path, "ab") as log:
                 log.write(f"\n--- exit code {code}; retry {attempt} of {max_retries} ---\n".encode())
             continue
-        return {"name": name, "exit_code": code, "attempts": attempt, "ended": time.time(),
-                "tail": _tail(log_path)}
+        result = {"name": name, "exit_code": code, "attempts": attempt, "ended": time.time(),
+                  "tail": _tail(log_path)}
+        if isolated:
+            result["files"] = _collect(cwd, scratch, name, log_path)
+        return result
+
+
+def _collect(cwd: str, scratch: str, name: str, log_path: str) -> dict[str, bytes]:
+    """This process's metrics, log and (first process of a node) outputs, to send back."""
+    files = {f"logs/{name}.txt": Path(log_path).read_bytes()}
+    metrics = Path(scratch) / METRICS_FILE
+    if metrics.exists():
+        files[METRICS_FILE] = metrics.read_bytes()
+    for path in Path(cwd, "outputs").rglob("*"):
+        if path.is_file():
+            files[str(path.relative_to(cwd))] = path.read_bytes()
+    return files
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
@@ -111,10 +134,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Stop()
 
 
-def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path, workdir: str) -> dict[str, Any]:
+def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> dict[str, Any]:
     """A single-node job: this driver (placed on a node with a free CPU) supervises the
     processes itself with the shim, exactly as on the local target."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_processes(spec, [LOOPBACK], free_ports(ports_needed(spec)), python=job["python"],
                            logs_dir=str(run_dir / "logs"))
     processes = []
@@ -123,7 +145,7 @@ def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path, workdir: s
         if isinstance(spec.distributed_job_config, PyTorchSpec):
             env.setdefault("GLOO_SOCKET_IFNAME", "lo")
         processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, job["python"], env)],
-                          "env": env, "cwd": workdir, "max_retries": plan.max_retries,
+                          "env": env, "cwd": job["workdir"], "max_retries": plan.max_retries,
                           "terminal_exit_codes": list(plan.terminal_exit_codes)})
     (run_dir / "launch.json").write_text(json.dumps({
         "processes": processes, "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": GRACE_SECONDS}))
@@ -132,27 +154,50 @@ def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path, workdir: s
     return json.loads((run_dir / "exit.json").read_text())
 
 
-def drive(job: dict[str, Any]) -> dict[str, Any]:
+def drive(job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Run the job; returns its outcome and whether the run folder is shared with the agent.
+
+    When the cluster does not see the workspace's folder, results are gathered in a scratch
+    run folder here and published to the tracking server (``publish``) for the agent."""
     spec = JobSpec.model_validate(job["spec"])
     run_dir = Path(job["run_dir"])
-    shared = run_dir.is_dir() and os.access(run_dir, os.W_OK)
-    workdir = job["workdir"] if shared else os.getcwd()
-    if not shared:
-        for folder in ("outputs", "logs"):
-            os.makedirs(folder, exist_ok=True)
-    if spec.node_count == 1:
-        return drive_one_node(job, spec, run_dir if shared else Path.cwd() / "scriptrun_run", workdir)
+    shared = job.get("shared_filesystem")
+    if shared is None:
+        shared = run_dir.is_dir() and os.access(run_dir, os.W_OK)
+    if not shared:  # a scratch run folder of our own (Ray may clean its working_dir copy early)
+        run_dir = Path(tempfile.mkdtemp(prefix="scriptrun-run-"))
+        shutil.copytree(os.getcwd(), run_dir / "wd")
+        os.chdir(run_dir)
+        for folder in ("wd/outputs", "wd/logs", "logs"):
+            (run_dir / folder).mkdir(parents=True, exist_ok=True)
+        job = {**job, "workdir": str(run_dir / "wd"), "env": {**job["env"], "SCRIPTRUN_RUN_DIR": str(run_dir)}}
+    try:
+        if spec.node_count == 1:
+            result = drive_one_node(job, spec, run_dir)
+        else:
+            result = drive_nodes(job, spec, run_dir)
+        if not shared:
+            publish(job, run_dir)
+    finally:
+        if not shared:
+            os.chdir("/")
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return result, shared
+
+
+def drive_nodes(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> dict[str, Any]:
+    """A multi-node job: one placement-group bundle per node, one Ray task per process."""
     ray.init(log_to_driver=False)
-    logs = run_dir / "logs" if shared else Path.cwd() / "scriptrun_run" / "logs"
+    logs = run_dir / "logs"
     started = time.time()
     nodes = spec.node_count
-    pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD" if nodes > 1 else "PACK")
+    pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD")
     refs: list[Any] = []
     try:
         ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_SECONDS)
         if not ready:
-            message = (f"the cluster could not place {nodes} node(s) with 1 free CPU each "
-                       f"({'on distinct nodes' if nodes > 1 else ''}) within {PLACEMENT_TIMEOUT_SECONDS:.0f} s")
+            message = (f"the cluster could not place {nodes} nodes with 1 free CPU each on distinct nodes "
+                       f"within {PLACEMENT_TIMEOUT_SECONDS:.0f} s")
             return _result(started, 1, "failed", "placement", message)
         k = ports_needed(spec)
         where = ray.get([probe.options(scheduling_strategy=_bundle(pg, n)).remote(k) for n in range(nodes)])
@@ -169,9 +214,9 @@ def drive(job: dict[str, Any]) -> dict[str, Any]:
             argv = [*plan.wrapper, *build_argv(spec, job["python"], env)]
             refs.append(run_process.options(scheduling_strategy=_bundle(pg, plan.node_rank),
                                             num_cpus=1 / per_node).remote(
-                plan.name, argv, env, workdir, str(logs / f"{plan.name}.txt"),
+                plan.name, argv, env, job["workdir"], str(logs / f"{plan.name}.txt"),
                 plan.max_retries, list(plan.terminal_exit_codes)))
-        return _supervise(refs, plans, started, spec.max_run_duration_seconds)
+        return _supervise(refs, plans, started, spec.max_run_duration_seconds, run_dir, Path(job["workdir"]))
     except _Stop:
         _cancel(refs)
         return _result(started, 143, "canceled", None, "")
@@ -179,7 +224,23 @@ def drive(job: dict[str, Any]) -> dict[str, Any]:
         remove_placement_group(pg)
 
 
-def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int) -> dict[str, Any]:
+def publish(job: dict[str, Any], run_dir: Path) -> None:
+    """Send what a run produced on a cluster that does not share the workspace to its
+    tracking store: ``outputs/``, the process logs, and the metrics file (the agent ingests it)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(job["env"]["MLFLOW_TRACKING_URI"])
+    run_id = job["env"]["MLFLOW_RUN_ID"]
+    for local, artifact_path in ((Path(job["workdir"]) / "outputs", "outputs"), (run_dir / "logs", "user_logs")):
+        if local.is_dir() and any(local.iterdir()):
+            client.log_artifacts(run_id, str(local), artifact_path)
+    metrics = run_dir / METRICS_FILE
+    if metrics.exists():
+        client.log_artifact(run_id, str(metrics), "scriptrun")
+
+
+def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int, run_dir: Path,
+               workdir: Path) -> dict[str, Any]:
     names = {ref: plan.name for ref, plan in zip(refs, plans, strict=True)}
     pending = list(refs)
     deadline = started + timeout
@@ -191,6 +252,7 @@ def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int) 
             except Exception as exc:  # noqa: BLE001 - a task that died (its node was lost…)
                 _cancel(pending)
                 return _result(started, 1, "failed", names[ref], f"{type(exc).__name__}: {exc}")
+            _gather(outcome.get("files") or {}, run_dir, workdir)
             if outcome["exit_code"] != 0:
                 _cancel(pending)
                 return _result(started, outcome["exit_code"], "failed", outcome["name"], outcome["tail"])
@@ -198,6 +260,18 @@ def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int) 
             _cancel(pending)
             return _result(started, 1, "timeout", None, "")
     return _result(started, 0, "completed", None, "")
+
+
+def _gather(files: dict[str, bytes], run_dir: Path, workdir: Path) -> None:
+    """Files a process sent back from a node that does not share our folders."""
+    for rel, data in files.items():
+        if rel == METRICS_FILE:
+            with open(run_dir / METRICS_FILE, "ab") as fh:
+                fh.write(data)
+            continue
+        target = (run_dir if rel.startswith("logs/") else workdir) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
 def _cancel(refs: list[Any]) -> None:
@@ -220,11 +294,11 @@ def main(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text())
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = drive(job)
+        result, shared = drive(job)
     except _Stop:
-        result = _result(time.time(), 143, "canceled", None, "")
+        result, shared = _result(time.time(), 143, "canceled", None, ""), False
     run_dir = Path(job["run_dir"])
-    if run_dir.is_dir() and os.access(run_dir, os.W_OK) and not (run_dir / "exit.json").exists():
+    if shared and not (run_dir / "exit.json").exists():
         tmp = run_dir / "exit.json.tmp"
         tmp.write_text(json.dumps(result))
         os.replace(tmp, run_dir / "exit.json")

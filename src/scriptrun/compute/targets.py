@@ -24,9 +24,13 @@ class RayClusterAttachConfiguration:
     """How to reach a Ray cluster: the address of its dashboard (Jobs API), e.g. ``http://head:8265``."""
 
     address: str
+    shared_filesystem: bool | None = None
 
     def to_definition(self) -> dict[str, Any]:
-        return {"type": RAY, "address": self.address}
+        definition: dict[str, Any] = {"type": RAY, "address": self.address}
+        if self.shared_filesystem is not None:
+            definition["shared_filesystem"] = self.shared_filesystem
+        return definition
 
 
 class ComputeTarget:
@@ -68,12 +72,17 @@ class RayCluster(ComputeTarget):
     """A Ray cluster, reached through its Jobs API."""
 
     @staticmethod
-    def attach_configuration(address: str) -> RayClusterAttachConfiguration:
+    def attach_configuration(address: str, shared_filesystem: bool | None = None) -> RayClusterAttachConfiguration:
+        """``address``: the head's dashboard. ``shared_filesystem``: whether the cluster's nodes
+        see this workspace's folder at the same path (a local cluster does); by default it is
+        detected per run. Without it, outputs, logs and metrics travel through the tracking
+        store, which must then be a server the cluster can reach."""
         parsed = urlparse(address if "://" in address else f"http://{address}")
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(Problem("address", f"{address!r} is not a Ray dashboard address",
                                       hint="give the head node's dashboard, e.g. http://127.0.0.1:8265"))
-        return RayClusterAttachConfiguration(address=f"{parsed.scheme}://{parsed.netloc}")
+        return RayClusterAttachConfiguration(address=f"{parsed.scheme}://{parsed.netloc}",
+                                             shared_filesystem=shared_filesystem)
 
 
 def target_definitions(workspace: Workspace) -> dict[str, dict[str, Any]]:
