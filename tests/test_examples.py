@@ -50,3 +50,10 @@ def test_seed_examples_run_and_describe_the_same_job(cwd: Path):
         assert "Status: Completed" in out and "'ranks': 2" in out
     current, proposed = _load("current"), _load("proposed")
     assert current.build().to_job_spec() == proposed.build().to_job_spec()
+
+
+def test_ray_example_runs_the_same_job_locally_and_on_ray(cwd: Path):
+    pytest.importorskip("ray")
+    out = run_example(EXAMPLES / "ray" / "run.py", cwd)
+    assert out.count("Status: Completed") == 3
+    assert "=== Ray, 2 nodes ===" in out and "ray node " in out.split("=== Ray, 2 nodes ===")[1]
