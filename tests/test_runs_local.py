@@ -338,3 +338,87 @@ def test_queue_respects_the_concurrency_limit(tmp_path, project):
         assert second.get_details()["startTimeUtc"] >= first_end
     finally:
         stop_agent(ws)
+
+
+def test_status_goes_through_every_phase_in_order(shared_ws, project):
+    folder = project(train="print('ok')")
+    details = submit(shared_ws, folder).wait_for_completion()
+    phases = details["phaseTimesUtc"]
+    assert list(phases) == ["Queued", "Preparing", "Running", "Finalizing", "Completed"]
+    assert list(phases.values()) == sorted(phases.values())
+
+
+def test_log_image_uploads_the_file(shared_ws, project, tmp_path):
+    png = tmp_path / "curve.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    folder = project(train=f"""
+        from scriptrun import Run
+        Run.get_context().log_image("curve", path={str(png)!r})
+    """)
+    run = submit(shared_ws, folder)
+    run.wait_for_completion()
+    image = run.get_metrics()["curve"]
+    assert image.startswith("images/") and image in run.get_file_names()
+
+
+def test_agent_stops_when_idle(tmp_path, project):
+    from conftest import make_workspace, stop_agent
+
+    ws = make_workspace(tmp_path / "idle", agent_idle_timeout_seconds=1)
+    try:
+        run = Experiment(ws, "idle").submit(ScriptRunConfig(str(project(train="print(1)")), "train.py"))
+        run.wait_for_completion()
+        pid = send_request(ws.agent_socket, {"op": "ping"})["pid"]
+        wait_for(lambda: not pid_alive(pid), timeout=30)
+        assert not ws.agent_socket.exists()
+        assert run.get_status() == "Completed"  # a new agent starts on demand and knows the run
+    finally:
+        stop_agent(ws)
+
+
+def test_tracking_uri_can_be_an_mlflow_server(tmp_path, project):
+    """`scriptrun tracking serve` serves a workspace's store; another workspace logs to it over HTTP."""
+    import socket
+
+    from conftest import make_workspace, stop_agent
+
+    store_ws = make_workspace(tmp_path / "store")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "scriptrun", "tracking", "serve", "--port", str(port),
+                               "-w", str(store_ws.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    ws = make_workspace(tmp_path / "client", tracking_uri=uri)
+    try:
+        import urllib.request
+
+        wait_for(lambda: _http_ok(urllib.request, f"{uri}/health"), timeout=90, interval=0.5)
+        folder = project(train="""
+            import mlflow
+            from scriptrun import Run
+            Run.get_context().log("acc", 0.75)
+            mlflow.log_metric("direct", 1.5)
+            open("outputs/model.txt", "w").write("m")
+        """)
+        run = Experiment(ws, "over-http").submit(ScriptRunConfig(str(folder), "train.py"))
+        details = run.wait_for_completion()
+        assert details["trackingUri"] == uri
+        assert run.get_metrics() == {"acc": 0.75, "direct": 1.5}
+        assert "outputs/model.txt" in run.get_file_names()
+        from mlflow.tracking import MlflowClient
+
+        assert MlflowClient(uri).get_run(details["mlflowRunId"]).data.metrics["acc"] == 0.75
+    finally:
+        stop_agent(ws)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _http_ok(urllib_request, url: str) -> bool:
+    try:
+        with urllib_request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
