@@ -235,7 +235,7 @@ class Agent:
                     address: str, shared_filesystem: bool | None) -> None:
         """Submit the run as a Ray job (its driver plays the shim's part), then watch it."""
         jobs = RayJobs(address)
-        job = {"spec": record.spec, "env": env, "python": python, "run_dir": str(record.path),
+        job = {"spec": spec.model_dump(mode="json"), "env": env, "python": python, "run_dir": str(record.path),
                "workdir": str(workdir), "shared_filesystem": shared_filesystem}
         jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"}, nodes=spec.node_count)
         (record.path / RAY_MARKER).write_text(json.dumps({"address": address, "job_id": record.run_id}))
