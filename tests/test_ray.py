@@ -187,3 +187,25 @@ def test_cluster_without_shared_filesystem_sends_results_through_tracking(shared
     assert f"rank {ranks[-1]} done" in Path(details["logFiles"][log_name]).read_text()
     assert not (shared_ws.run_dir(run.id) / "wd" / "outputs").exists() or \
         not any((shared_ws.run_dir(run.id) / "wd" / "outputs").iterdir())
+
+
+def test_ray_run_gets_its_inputs_materialised(shared_ws, ray_ws, project, tmp_path):
+    from scriptrun import Dataset, Datastore
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "data.txt").write_text("42")
+    store = Datastore.get_default(shared_ws)
+    store.upload(str(raw), target_path=f"ray-{tmp_path.name}", show_progress=False)
+    data = Dataset.File.from_files((store, f"ray-{tmp_path.name}")).register(shared_ws, f"ray-in-{tmp_path.name}")
+    folder = project(train="""
+        import os, sys
+        path = sys.argv[1].split("=", 1)[1]
+        print("read", open(os.path.join(path, "data.txt")).read(), "env", os.environ["numbers"] == path, flush=True)
+    """)
+    numbers = data.as_named_input("numbers").as_download()
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-test",
+                                                              arguments=[f"--data={numbers}"], inputs=[numbers]))
+    details = run.wait_for_completion()
+    assert "read 42 env True" in Path(details["logFiles"]["user_logs/std_log.txt"]).read_text()
+    assert details["inputDatasets"][0]["name"] == f"ray-in-{tmp_path.name}"
