@@ -208,4 +208,4 @@ def test_ray_run_gets_its_inputs_materialised(shared_ws, ray_ws, project, tmp_pa
                                                               arguments=[f"--data={numbers}"], inputs=[numbers]))
     details = run.wait_for_completion()
     assert "read 42 env True" in Path(details["logFiles"]["user_logs/std_log.txt"]).read_text()
-    assert details["inputDatasets"][0]["name"] == f"ray-in-{tmp_path.name}"
+    assert details["inputDatasets"][0]["dataset"]["name"] == f"ray-in-{tmp_path.name}"
