@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from scriptrun import Experiment, ScriptRunConfig, Workspace
-from scriptrun.agent.client import send_request
+from scriptrun.runs.run import agent_client
 
 TRIVIAL = "print('hello')\n"
 
@@ -107,13 +107,7 @@ def main() -> int:
             ok = bench_overhead(ws, folder, args.repeat)
             ok = bench_logging(ws, folder, args.log_calls, args.mlflow_calls) and ok
         finally:
-            try:
-                send_request(ws.agent_socket, {"op": "shutdown"}, timeout=10)
-            except OSError:
-                pass
-            deadline = time.monotonic() + 15
-            while ws.agent_socket.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            agent_client(ws).shutdown()
     return 0 if ok else 1
 
 

@@ -39,7 +39,7 @@ def main() -> int:
     from ray.job_submission import JobSubmissionClient
 
     from scriptrun import ComputeTarget, Experiment, RayCluster, ScriptRunConfig, Workspace
-    from scriptrun.agent.client import send_request
+    from scriptrun.runs.run import agent_client
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": True,
                                                              "dashboard_port": DASHBOARD_PORT})
@@ -79,13 +79,7 @@ def main() -> int:
             print(f"   median of {args.repeat}: JobSubmissionClient {d:.2f} s, scriptrun {s:.2f} s "
                   f"-> ratio {s / d:.2f}x, overhead {s - d:.2f} s")
         finally:
-            try:
-                send_request(ws.agent_socket, {"op": "shutdown"}, timeout=10)
-            except OSError:
-                pass
-            deadline = time.monotonic() + 15
-            while ws.agent_socket.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            agent_client(ws).shutdown()
             cluster.shutdown()
     return 0
 

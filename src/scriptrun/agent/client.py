@@ -69,6 +69,18 @@ class AgentClient:
                     started = True
                 time.sleep(0.05)
 
+    def shutdown(self, wait_seconds: float = 15.0) -> dict[str, Any] | None:
+        """Ask the agent to stop and wait for it to be gone; None if it was not running.
+        Runs keep running: the next agent adopts them."""
+        try:
+            info = send_request(self.socket_path, {"op": "shutdown"}, timeout=10)
+        except OSError:
+            return None
+        deadline = time.monotonic() + wait_seconds
+        while self.socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return info
+
     def is_running(self) -> bool:
         try:
             send_request(self.socket_path, {"op": "ping"}, timeout=5)

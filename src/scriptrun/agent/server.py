@@ -11,7 +11,6 @@ on start it re-adopts every unfinished run from its folder.
 from __future__ import annotations
 
 import fcntl
-import getpass
 import json
 import logging
 import os
@@ -21,32 +20,27 @@ import socketserver
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scriptrun import __version__
-from scriptrun.agent.runstate import STATUS_FILE, RunRecord
+from scriptrun.agent.ray_runs import RAY_MARKER, RayRuns
+from scriptrun.agent.requests import AgentRequests
+from scriptrun.agent.runstate import STATUS_FILE, RunRecord, lineage_tags, outcome_status, shim_alive
 from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
-from scriptrun.compute.launch import log_order
-from scriptrun.compute.ray_backend import RayJobs, result_from_logs
 from scriptrun.compute.targets import RAY, target_definitions
-from scriptrun.errors import RunError, ScriptrunError
-from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
+from scriptrun.errors import ScriptrunError
+from scriptrun.runs.metrics import METRICS_FILE, read_records
 from scriptrun.runs.status import RunStatus
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
 
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
-RAY_POLL = 0.25
-RAY_MARKER = "ray_job.json"
-RAY_TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 ADOPT_POLL = 0.1
 
 
-class Agent:
+class Agent(AgentRequests, RayRuns):
     def __init__(self, workspace: Workspace):
         self.ws = workspace
         self.ws.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +198,7 @@ class Agent:
         record.input_datasets = data.inputs
         record.save()
         with self.lock:
-            self.tracking.set_tags(record.mlflow_run_id, _lineage_tags(data.inputs, "input"))
+            self.tracking.set_tags(record.mlflow_run_id, lineage_tags(data.inputs, "input"))
         return data.spec, python, data.env
 
     def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: dict[str, Any]) -> None:
@@ -228,71 +222,15 @@ class Agent:
             lineage.write_text(json.dumps({"inputDatasets": record.input_datasets,
                                            "outputDatasets": record.output_datasets}, indent=2))
             with self.lock:
-                self.tracking.set_tags(record.mlflow_run_id, _lineage_tags(record.output_datasets, "output"))
+                self.tracking.set_tags(record.mlflow_run_id, lineage_tags(record.output_datasets, "output"))
                 self.tracking.log_artifact(record.mlflow_run_id, lineage, "scriptrun")
-
-    def _run_on_ray(self, record: RunRecord, spec: JobSpec, workdir: Path, env: dict[str, str], python: str,
-                    address: str, shared_filesystem: bool | None) -> None:
-        """Submit the run as a Ray job (its driver plays the shim's part), then watch it."""
-        jobs = RayJobs(address)
-        job = {"spec": spec.model_dump(mode="json"), "env": env, "python": python, "run_dir": str(record.path),
-               "workdir": str(workdir), "shared_filesystem": shared_filesystem}
-        jobs.submit(record.run_id, workdir, job, python, env_vars={"PYTHONUNBUFFERED": "1"}, nodes=spec.node_count)
-        (record.path / RAY_MARKER).write_text(json.dumps({"address": address, "job_id": record.run_id}))
-        self._watch_ray(record, jobs)
-
-    def _watch_ray(self, record: RunRecord, jobs: RayJobs | None = None) -> None:
-        """Follow a Ray job to its end (also after an agent restart), then finalise the run."""
-        try:
-            if jobs is None:
-                jobs = RayJobs(json.loads((record.path / RAY_MARKER).read_text())["address"])
-            stop_sent = False
-            while True:
-                status = jobs.status(record.run_id)
-                if status == "RUNNING":
-                    self._set_status(record, RunStatus.RUNNING)
-                if status in RAY_TERMINAL:
-                    break
-                if record.run_id in self.cancel_flags and not stop_sent:
-                    jobs.stop(record.run_id)
-                    stop_sent = True
-                time.sleep(RAY_POLL)
-            driver_log = jobs.logs(record.run_id)
-            logs = record.path / "logs"
-            logs.mkdir(exist_ok=True)
-            (logs / "driver.txt").write_text(driver_log)
-            if not (record.path / "exit.json").exists():  # the cluster does not share this folder
-                outcome = result_from_logs(driver_log) or _ray_outcome(status, stop_sent, jobs.info(record.run_id))
-                self._fetch_published(record)
-                (record.path / "exit.json").write_text(json.dumps(outcome))
-            self._finalize(record)
-        except ScriptrunError as exc:
-            self._finish(record, RunStatus.FAILED, {"code": type(exc).__name__, "message": str(exc)})
-        except Exception as exc:  # noqa: BLE001
-            log.exception("watching Ray run %s failed", record.run_id)
-            self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
-
-    def _fetch_published(self, record: RunRecord) -> None:
-        """Bring back what a driver without access to this folder published to the tracking
-        store: the metrics file (ingested as usual) and the process logs."""
-        with self.lock, tempfile.TemporaryDirectory() as tmp:
-            for name in ("scriptrun/metrics.jsonl", "user_logs"):
-                try:
-                    local_path = Path(self.tracking.download(record.mlflow_run_id, name, tmp))
-                except Exception:  # noqa: BLE001 - nothing was published (the driver died early)
-                    continue
-                if local_path.is_dir():
-                    for log_file in local_path.iterdir():
-                        shutil.move(str(log_file), record.path / "logs" / log_file.name)
-                else:
-                    shutil.move(str(local_path), record.path / METRICS_FILE)
 
     def _watch_adopted(self, record: RunRecord) -> None:
         """Wait for a shim this agent did not start (after an agent restart), then finalise."""
         try:
             if record.status != RunStatus.FINALIZING.value:
                 deadline = time.monotonic() + 10
-                while _shim_alive(record.path) or (
+                while shim_alive(record.path) or (
                         not (record.path / "shim.json").exists() and time.monotonic() < deadline):
                     time.sleep(ADOPT_POLL)
             self._finalize(record)
@@ -309,7 +247,7 @@ class Agent:
         self._ingest(record)
         workdir = record.path / "wd"
         self._collect_outputs(record, workdir, outcome)
-        status, error = _outcome_status(outcome, record)
+        status, error = outcome_status(outcome, record)
         self._finish(record, status, error)
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -377,304 +315,6 @@ class Agent:
             else:
                 shutil.copyfile(path, staged)
                 self.tracking.log_artifact(record.mlflow_run_id, staged, folder or None)
-
-    # -- requests --------------------------------------------------------------------------
-
-    def handle(self, request: dict[str, Any]) -> Any:
-        self.last_activity = time.monotonic()
-        op = request.pop("op", None)
-        method: Callable[..., Any] | None = getattr(self, f"op_{op}", None)
-        if method is None:
-            raise RunError(f"unknown agent operation {op!r}")
-        return method(**request)
-
-    def _record(self, run_id: str) -> RunRecord:
-        record = self.records.get(run_id)
-        if record is None:
-            raise RunError(f"no run {run_id!r} in workspace {self.ws.root}")
-        return record
-
-    def op_ping(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "pid": os.getpid(), "version": __version__, "workspace": str(self.ws.root),
-                "uptime_seconds": round(time.time() - self.started, 1),
-                "active_runs": sorted(self.active),
-                "queued_runs": sorted(r.run_id for r in self.records.values() if r.status == "Queued"),
-                "idle_timeout_seconds": self.ws.settings.agent_idle_timeout_seconds,
-                "tracking_uri": self.ws.tracking_uri,
-            }
-
-    def op_shutdown(self) -> dict[str, Any]:
-        self.stop()
-        return {"stopping": True, "active_runs": sorted(self.active)}
-
-    def op_submit(self, run_id: str, experiment: str, spec: dict[str, Any] | None, snapshot_id: str | None,
-                  tags: dict[str, str] | None = None, parent_run_id: str | None = None,
-                  client_env: dict[str, str] | None = None, client_python: str = "",
-                  run_type: str = "scriptrun.scriptrun", target: str = "local") -> dict[str, Any]:
-        with self.changed:
-            if run_id in self.records:
-                return {"run_id": run_id, "status": self.records[run_id].status}
-            run_dir = self.ws.run_dir(run_id)
-            run_dir.mkdir(parents=True, exist_ok=False)
-            mlflow_tags = {str(k): "" if v is None else str(v) for k, v in (tags or {}).items()}
-            mlflow_tags.update({"scriptrun.run_id": run_id, "scriptrun.run_type": run_type})
-            if snapshot_id:
-                mlflow_tags["scriptrun.snapshot_id"] = snapshot_id
-            if spec and spec.get("script"):
-                mlflow_tags["mlflow.source.name"] = str(spec["script"])
-            if parent_run_id:
-                mlflow_tags["mlflow.parentRunId"] = self._record(parent_run_id).mlflow_run_id
-            interactive = run_type != "scriptrun.scriptrun"
-            mlflow_tags["scriptrun.status"] = (RunStatus.RUNNING if interactive else RunStatus.QUEUED).value
-            mlflow_run_id, _ = self.tracking.create_run(experiment, run_id, mlflow_tags)
-            record = RunRecord(run_id=run_id, experiment=experiment, run_dir=str(run_dir),
-                               mlflow_run_id=mlflow_run_id, spec=spec, snapshot_id=snapshot_id,
-                               parent_run_id=parent_run_id, target=target, run_type=run_type,
-                               tags=dict(tags or {}), submitted_by=getpass.getuser(),
-                               client_env=client_env or {}, client_python=client_python)
-            record.phases[RunStatus.QUEUED.value] = record.created
-            if interactive:
-                record.status = RunStatus.RUNNING.value
-                record.start_time = record.created
-            record.save()
-            self.records[run_id] = record
-            self.changed.notify_all()
-            return {"run_id": run_id, "status": record.status}
-
-    def op_status(self, run_id: str) -> str:
-        with self.lock:
-            return self._record(run_id).status
-
-    def op_wait(self, run_id: str, timeout: float = 5.0) -> str:
-        deadline = time.monotonic() + min(float(timeout), 30.0)
-        with self.changed:
-            record = self._record(run_id)
-            while not record.is_terminal:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.changed.wait(remaining)
-            return record.status
-
-    def op_details(self, run_id: str) -> dict[str, Any]:
-        with self.lock:
-            return _details(self._record(run_id), self.ws.tracking_uri)
-
-    def op_list(self, experiment: str | None = None, status: str | None = None, limit: int | None = None,
-                parent_run_id: str | None = None, include_children: bool = True) -> list[dict[str, Any]]:
-        with self.lock:
-            records = sorted(self.records.values(), key=lambda r: r.created, reverse=True)
-            out = [_details(r, self.ws.tracking_uri) for r in records
-                   if (experiment is None or r.experiment == experiment)
-                   and (status is None or r.status == status)
-                   and (parent_run_id is None or r.parent_run_id == parent_run_id)
-                   and (include_children or parent_run_id is not None or r.parent_run_id is None)]
-            return out[:limit] if limit else out
-
-    def op_cancel(self, run_id: str) -> str:
-        with self.changed:
-            record = self._record(run_id)
-            if record.is_terminal:
-                return record.status
-            if record.status == RunStatus.QUEUED.value and run_id not in self.active:
-                self._set_status(record, RunStatus.CANCELED)
-                return record.status
-            if record.run_type != "scriptrun.scriptrun":
-                self._set_status(record, RunStatus.CANCELED)
-                return record.status
-            self.cancel_flags.add(run_id)
-            shim = _read_json(record.path / "shim.json")
-        if shim and _shim_alive(record.path):
-            try:
-                os.kill(int(shim["pid"]), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        return RunStatus.CANCEL_REQUESTED.value
-
-    def op_end_interactive(self, run_id: str, status: str, error: dict[str, Any] | None = None,
-                           outputs_dir: str | None = None) -> str:
-        record = self._record(run_id)
-        if record.run_type == "scriptrun.scriptrun":
-            raise RunError(f"run {run_id} is a script run: it completes when its script exits; "
-                           "use run.cancel() to stop it")
-        self._ingest(record)
-        if outputs_dir:
-            with self.lock:
-                self.tracking.log_artifacts(record.mlflow_run_id, outputs_dir, "outputs")
-        self._finish(record, RunStatus(status), error)
-        return record.status
-
-    def op_metrics(self, run_id: str) -> dict[str, Any]:
-        record = self._record(run_id)
-        if not record.is_terminal:
-            self._ingest(record)
-        records, _ = read_records(record.path / METRICS_FILE)
-        shaped = shape_metrics(records)
-        with self.lock:
-            for name, values in self.tracking.metric_history(record.mlflow_run_id).items():
-                if name not in shaped:  # logged with plain mlflow.log_metric
-                    shaped[name] = values[0] if len(values) == 1 else values
-        return shaped
-
-    def op_set_tags(self, run_id: str, tags: dict[str, Any]) -> dict[str, Any]:
-        with self.lock:
-            record = self._record(run_id)
-            record.tags.update(tags)
-            record.save()
-            self.tracking.set_tags(record.mlflow_run_id, {k: v for k, v in tags.items()})
-            return record.tags
-
-    def op_get_tags(self, run_id: str) -> dict[str, Any]:
-        record = self._record(run_id)
-        self._ingest(record)
-        return dict(record.tags)
-
-    def op_add_properties(self, run_id: str, properties: dict[str, str]) -> dict[str, str]:
-        with self.lock:
-            record = self._record(run_id)
-            clash = {k for k, v in properties.items() if k in record.properties and record.properties[k] != str(v)}
-            if clash:
-                raise RunError(f"properties are add-only: {', '.join(sorted(clash))} already set on run {run_id}")
-            record.properties.update({k: str(v) for k, v in properties.items()})
-            record.save()
-            return dict(record.properties)
-
-    def op_get_properties(self, run_id: str) -> dict[str, str]:
-        record = self._record(run_id)
-        self._ingest(record)
-        return dict(record.properties)
-
-    def op_upload(self, run_id: str, name: str, path: str) -> None:
-        with self.lock:
-            if not Path(path).exists():
-                raise RunError(f"cannot upload {path}: no such file or folder")
-            self._upload(self._record(run_id), name, path)
-
-    def op_file_names(self, run_id: str) -> list[str]:
-        record = self._record(run_id)
-        self._ingest(record)
-        with self.lock:
-            return self.tracking.list_artifacts(record.mlflow_run_id)
-
-    def op_download(self, run_id: str, name: str, destination: str) -> str:
-        with self.lock:
-            record = self._record(run_id)
-            try:
-                return self.tracking.download(record.mlflow_run_id, name, destination)
-            except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
-                names = self.tracking.list_artifacts(record.mlflow_run_id)
-                raise RunError(f"run {run_id} has no file {name!r} ({type(exc).__name__}); "
-                               f"its files: {', '.join(names) or 'none'}") from None
-
-
-def _ray_outcome(status: str, stopped: bool, info: Any) -> dict[str, Any]:
-    """An outcome for a Ray job whose driver never reported one (it could not start…)."""
-    if stopped or status == "STOPPED":
-        return {"reason": "canceled", "exit_code": None, "stderr_tail": ""}
-    message = getattr(info, "message", "") or f"Ray job ended {status}"
-    return {"reason": "failed", "exit_code": None, "failed_process": "ray job", "stderr_tail": message}
-
-
-def _outcome_status(outcome: dict[str, Any], record: RunRecord) -> tuple[RunStatus, dict[str, Any] | None]:
-    reason = outcome.get("reason")
-    tail = outcome.get("stderr_tail") or ""
-    if reason == "completed":
-        return RunStatus.COMPLETED, None
-    if reason == "canceled":
-        return RunStatus.CANCELED, None
-    if reason == "timeout":
-        limit = (record.spec or {}).get("max_run_duration_seconds")
-        return RunStatus.FAILED, {"code": "RunTimeout", "message":
-                                  f"the run exceeded max_run_duration_seconds={limit} and was stopped",
-                                  "stderr_tail": tail}
-    if reason == "lost":
-        return RunStatus.FAILED, {"code": "SystemError", "message":
-                                  "the run's supervisor (shim) died without recording the exit status; "
-                                  f"see {record.path / 'shim.log'}"}
-    code = outcome.get("exit_code")
-    last = [line for line in tail.strip().splitlines() if line.strip()]
-    summary = last[-1] if last else "no output on stderr"
-    message = f"process {outcome.get('failed_process') or ''} exited with code {code}: {summary}".replace("  ", " ")
-    return RunStatus.FAILED, {"code": "UserError", "message": message, "exit_code": code, "stderr_tail": tail}
-
-
-def _details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
-    logs = record.path / "logs"
-    details: dict[str, Any] = {
-        "runId": record.run_id,
-        "experiment": record.experiment,
-        "target": record.target,
-        "status": record.status,
-        "type": record.run_type,
-        "createdTimeUtc": _iso(record.created),
-        "startTimeUtc": _iso(record.start_time),
-        "properties": dict(record.properties),
-        "tags": dict(record.tags),
-        "inputDatasets": list(record.input_datasets),
-        "outputDatasets": list(record.output_datasets),
-        "runDefinition": record.spec,
-        "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted(logs.glob("*.txt"), key=lambda p: log_order(p.stem))}
-        if logs.is_dir() else {},
-        "submittedBy": record.submitted_by,
-        "parentRunId": record.parent_run_id,
-        "snapshotId": record.snapshot_id,
-        "mlflowRunId": record.mlflow_run_id,
-        "trackingUri": tracking_uri,
-        "runDir": record.run_dir,
-        "phaseTimesUtc": {k: _iso(v) for k, v in record.phases.items()},
-        "warnings": [],
-    }
-    if record.end_time is not None:
-        details["endTimeUtc"] = _iso(record.end_time)
-    if record.error:
-        details["error"] = record.error
-    return details
-
-
-def _lineage_tags(entries: list[dict[str, Any]], kind: str) -> dict[str, str]:
-    """MLflow tags ``scriptrun.<kind>.<name>`` = ``dataset:version fingerprint=… mode=…``."""
-    tags = {}
-    for entry in entries:
-        details = entry.get("consumptionDetails") or entry.get("outputDetails") or {}
-        name = details.get("inputName") or details.get("outputName")
-        dataset = entry.get("dataset") or {}
-        value = dataset.get("id") or details.get("url") or ""
-        if dataset.get("fingerprint"):
-            value += f" fingerprint={dataset['fingerprint']}"
-        tags[f"scriptrun.{kind}.{name}"] = f"{value} mode={details.get('mechanism')}".strip()
-    return tags
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _shim_alive(run_dir: Path) -> bool:
-    """True while a shim holds the run's ``shim.lock``."""
-    lock = run_dir / "shim.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
 
 
 def _make_handler(agent: Agent) -> type[socketserver.StreamRequestHandler]:

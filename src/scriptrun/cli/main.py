@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -184,13 +183,14 @@ def _status_text(status: str) -> str:
 
 
 def _duration(row: dict[str, Any]) -> str:
-    from datetime import datetime
+    from datetime import datetime, timezone
 
     start, end = row.get("startTimeUtc"), row.get("endTimeUtc")
     if not start:
         return ""
     parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-    seconds = ((parse(end) if end else datetime.utcnow()) - parse(start)).total_seconds()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    seconds = ((parse(end) if end else now) - parse(start)).total_seconds()
     return f"{seconds:.1f}s"
 
 
@@ -259,17 +259,12 @@ def agent_status(workspace: Optional[Path] = WorkspaceOpt) -> None:
 @agent_app.command("stop")
 def agent_stop(workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Stop the agent. Running runs keep running; the next agent adopts them."""
-    from scriptrun.agent.client import send_request
+    from scriptrun.runs.run import agent_client
 
-    ws = _workspace(workspace)
-    try:
-        info = send_request(ws.agent_socket, {"op": "shutdown"}, timeout=10)
-    except OSError:
+    info = agent_client(_workspace(workspace)).shutdown()
+    if info is None:
         out.print("agent: not running")
         return
-    deadline = time.monotonic() + 15
-    while ws.agent_socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
     running = info["active_runs"]
     out.print("agent: stopped" + (f" ({len(running)} run(s) keep running)" if running else ""))
 

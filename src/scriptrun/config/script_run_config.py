@@ -41,6 +41,12 @@ _SCALARS = (str, int, float, bool)
 _DISTRIBUTED_NAMES = ", ".join(c.__name__ for c in DISTRIBUTED_CONFIG_CLASSES)
 
 
+def _run_config_property(attr: str, doc: str) -> property:
+    """A ScriptRunConfig attribute that lives in ``run_config.<attr>``."""
+    return property(lambda self: getattr(self.run_config, attr),
+                    lambda self, value: setattr(self.run_config, attr, value), doc=f"{doc} (``run_config.{attr}``)")
+
+
 class ScriptRunConfig:
     """What to run (``script`` + ``arguments``, or ``command``) from ``source_directory``,
     where (``compute_target``), in which ``environment``, on how many nodes/processes."""
@@ -119,26 +125,13 @@ class ScriptRunConfig:
 
     # -- settings that live in run_config (one place, whichever form built it) -----------
 
-    compute_target = property(lambda self: self.run_config.target,
-                              lambda self, value: setattr(self.run_config, "target", value),
-                              doc="The compute target name (``run_config.target``).")
-    environment = property(lambda self: self.run_config.environment,
-                           lambda self, value: setattr(self.run_config, "environment", value),
-                           doc="The job's environment (``run_config.environment``).")
-    node_count = property(lambda self: self.run_config.node_count,
-                          lambda self, value: setattr(self.run_config, "node_count", value),
-                          doc="Number of nodes (``run_config.node_count``).")
-    max_run_duration_seconds = property(
-        lambda self: self.run_config.max_run_duration_seconds,
-        lambda self, value: setattr(self.run_config, "max_run_duration_seconds", value),
-        doc="Time limit of the run in seconds (``run_config.max_run_duration_seconds``).")
-    docker_runtime_config = property(lambda self: self.run_config.docker,
-                                     lambda self, value: setattr(self.run_config, "docker", value),
-                                     doc="Container runtime settings (``run_config.docker``).")
-    source_directory_data_store = property(
-        lambda self: self.run_config.source_directory_data_store,
-        lambda self, value: setattr(self.run_config, "source_directory_data_store", value),
-        doc="Datastore backing the project share (``run_config.source_directory_data_store``).")
+    compute_target = _run_config_property("target", "The compute target name.")
+    environment = _run_config_property("environment", "The job's environment.")
+    node_count = _run_config_property("node_count", "Number of nodes.")
+    max_run_duration_seconds = _run_config_property("max_run_duration_seconds", "Time limit of the run in seconds.")
+    docker_runtime_config = _run_config_property("docker", "Container runtime settings.")
+    source_directory_data_store = _run_config_property("source_directory_data_store",
+                                                       "Datastore backing the project share.")
 
     @property
     def distributed_job_config(self) -> Any:
