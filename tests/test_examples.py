@@ -57,3 +57,12 @@ def test_ray_example_runs_the_same_job_locally_and_on_ray(cwd: Path):
     out = run_example(EXAMPLES / "ray" / "run.py", cwd)
     assert out.count("Status: Completed") == 3
     assert "=== Ray, 2 nodes ===" in out and "ray node " in out.split("=== Ray, 2 nodes ===")[1]
+
+
+def test_sklearn_example_trains_in_a_built_environment_and_registers_its_model(cwd: Path):
+    out = run_example(EXAMPLES / "sklearn" / "run.py", cwd)
+    assert "Status: Completed" in out and "'accuracy'" in out
+    assert "registered model dataset iris-model:1: ['/model.pkl']" in out
+    assert "input : iris {'id': 'iris:1'" in out
+    built = [p for p in (cwd / ".scriptrun" / "envs").iterdir() if (p / "bin" / "python").exists()]
+    assert len(built) == 1  # trained in a built (not user-managed) environment

@@ -42,7 +42,7 @@ def make_iris_like_csv(folder: Path) -> Path:
 
 
 def main() -> None:
-    ws = Workspace.create(HERE)
+    ws = Workspace.resolve()  # ./.scriptrun, created on first use
     store = Datastore.get_default(ws)
     with tempfile.TemporaryDirectory() as tmp:
         make_iris_like_csv(Path(tmp))
