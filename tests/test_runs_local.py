@@ -422,3 +422,22 @@ def _http_ok(urllib_request, url: str) -> bool:
             return resp.status == 200
     except OSError:
         return False
+
+
+def test_log_streaming_follows_the_build_log_then_switches_to_rank_0(tmp_path, capsys):
+    from scriptrun.runs.run import _LogStreamer
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    streamer = _LogStreamer(logs)
+    (logs / "environment_build.txt").write_text("resolving packages\n")
+    streamer.pump()
+    with open(logs / "environment_build.txt", "a") as fh:
+        fh.write("installed 2 packages\n")
+    (logs / "rank_1.txt").write_text("rank 1 says hi\n")
+    (logs / "rank_0.txt").write_text("epoch 0\n")
+    streamer.pump()
+    with open(logs / "rank_0.txt", "a") as fh:
+        fh.write("epoch 1\n")
+    streamer.pump()
+    assert capsys.readouterr().out == "resolving packages\ninstalled 2 packages\nepoch 0\nepoch 1\n"

@@ -336,23 +336,28 @@ def new_run_id(experiment: str) -> str:
 
 
 class _LogStreamer:
-    """Prints what the run's primary log file gained since the last call (rank 0 first)."""
+    """Prints what the run's main log gained since the last call: rank 0 (or the single
+    process) first; until that exists, whatever comes first (the environment build log)."""
 
     def __init__(self, logs: Path):
         self.logs = logs
-        self.offset = 0
-        self.file: Path | None = None
+        self.offsets: dict[Path, int] = {}
+        self.current: Path | None = None
 
     def pump(self) -> None:
-        if self.file is None:
-            files = sorted(self.logs.glob("*.txt"), key=lambda p: log_order(p.stem))
-            if not files:
-                return
-            self.file = files[0]
-        with open(self.file, "rb") as fh:
-            fh.seek(self.offset)
+        files = sorted(self.logs.glob("*.txt"), key=lambda p: log_order(p.stem))
+        if not files:
+            return
+        if self.current is not None and self.current != files[0]:
+            self._show(self.current)  # finish the file we were following before switching
+        self.current = files[0]
+        self._show(self.current)
+
+    def _show(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            fh.seek(self.offsets.get(path, 0))
             data = fh.read()
         if data:
-            self.offset += len(data)
+            self.offsets[path] = self.offsets.get(path, 0) + len(data)
             sys.stdout.write(data.decode("utf-8", errors="replace"))
             sys.stdout.flush()
