@@ -87,8 +87,9 @@ def test_register_get_versions(ws: Workspace) -> None:
 def test_register_keeps_package_lists_and_deprecated_docker_fields(ws: Workspace) -> None:
     env = _env()
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=["numpy==2.0"])
-    env.docker.enabled = True
-    env.docker.shm_size = "8g"
+    with pytest.warns(DeprecationWarning):
+        env.docker.enabled = True
+        env.docker.shm_size = "8g"
     got = Environment.get(ws, env.register(ws).name)
     assert got.python.conda_dependencies.pip_packages == ["numpy==2.0"]
     assert got.docker.enabled is True and got.docker.shm_size == "8g"

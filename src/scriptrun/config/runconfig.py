@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import shlex
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -114,6 +115,18 @@ class RunConfiguration:
         self._target = name_of(value)
 
     # -- distributed sections -------------------------------------------------------------
+
+    @property
+    def auto_prepare_environment(self) -> bool:
+        """Deprecated in v1 and a no-op: environments are always prepared."""
+        warnings.warn("RunConfiguration.auto_prepare_environment is deprecated and has no effect: "
+                      "environments are always prepared; remove it", DeprecationWarning, stacklevel=2)
+        return True
+
+    @auto_prepare_environment.setter
+    def auto_prepare_environment(self, value: bool) -> None:
+        warnings.warn("RunConfiguration.auto_prepare_environment is deprecated and has no effect: "
+                      "environments are always prepared; remove it", DeprecationWarning, stacklevel=2)
 
     def _set_distributed(self, config: Any) -> None:
         """Point framework/communicator/section at ``config`` (v1's ScriptRunConfig mapping)."""

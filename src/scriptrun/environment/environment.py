@@ -48,6 +48,10 @@ class PythonSection:
                 "conda_dependencies": conda._spec_data() if isinstance(conda, CondaDependencies) else conda}
 
 
+_DEPRECATED_RUNTIME = {"enabled": "use_docker", "shared_volumes": "shared_volumes", "shm_size": "shm_size",
+                       "arguments": "arguments"}
+
+
 class DockerSection:
     """The environment's container image. ``enabled``, ``shared_volumes``, ``shm_size`` and
     ``arguments`` are v1's deprecated runtime fields (use ``DockerConfiguration``); they are
@@ -63,6 +67,14 @@ class DockerSection:
         self.shm_size = shm_size
         self.arguments = list(arguments) if arguments else []
         self.gpu_support = True  # v1: deprecated no-op
+        self._ready = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _DEPRECATED_RUNTIME and getattr(self, "_ready", False):
+            warnings.warn(f"Environment.docker.{name} is deprecated: pass "
+                          f"ScriptRunConfig(docker_runtime_config=DockerConfiguration({_DEPRECATED_RUNTIME[name]}=...)) "
+                          "instead", DeprecationWarning, stacklevel=2)
+        super().__setattr__(name, value)
 
     @property
     def base_image(self) -> str | None:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -304,6 +305,13 @@ class Run:
         for details in rows:
             if _matches(details, type=type, status=status, tags=tags, properties=properties):
                 yield Run(experiment, details["runId"], _details=details)
+
+    @classmethod
+    def get_submitted_run(cls, **kwargs: Any) -> Any:
+        """Deprecated v1 alias of ``Run.get_context(allow_offline=False)``."""
+        warnings.warn("Run.get_submitted_run() is deprecated: use Run.get_context(allow_offline=False)",
+                      DeprecationWarning, stacklevel=2)
+        return cls.get_context(allow_offline=False)
 
     @classmethod
     def get_context(cls, allow_offline: bool = True, used_for_context_manager: bool = False, **kwargs: Any) -> Any:
