@@ -441,3 +441,14 @@ def test_log_streaming_follows_the_build_log_then_switches_to_rank_0(tmp_path, c
         fh.write("epoch 1\n")
     streamer.pump()
     assert capsys.readouterr().out == "resolving packages\ninstalled 2 packages\nepoch 0\nepoch 1\n"
+
+
+def test_run_folder_is_private_and_run_ids_are_checked(shared_ws, project):
+    from scriptrun.errors import RunError
+
+    folder = project(train="print('ok')")
+    run = submit(shared_ws, folder)
+    run.wait_for_completion()
+    assert shared_ws.run_dir(run.id).stat().st_mode & 0o777 == 0o700  # it holds the submitter's environment
+    with pytest.raises(RunError, match="invalid run id"):
+        Experiment(shared_ws, "tests").submit(ScriptRunConfig(str(folder), "train.py"), run_id="../escape")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from scriptrun.agent.runstate import RunRecord, read_json, run_details, shim_ali
 from scriptrun.errors import RunError
 from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
 from scriptrun.runs.status import RunStatus
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,254}$")
 
 
 class AgentRequests:
@@ -61,7 +64,10 @@ class AgentRequests:
             if run_id in self.records:
                 return {"run_id": run_id, "status": self.records[run_id].status}
             run_dir = self.ws.run_dir(run_id)
-            run_dir.mkdir(parents=True, exist_ok=False)
+            if not _RUN_ID.match(run_id):
+                raise RunError(f"invalid run id {run_id!r}: use letters, digits, '_', '-' or '.'")
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(mode=0o700)  # it records the submitter's environment: keep it private
             mlflow_tags = {str(k): "" if v is None else str(v) for k, v in (tags or {}).items()}
             mlflow_tags.update({"scriptrun.run_id": run_id, "scriptrun.run_type": run_type})
             if snapshot_id:
