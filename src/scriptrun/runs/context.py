@@ -8,15 +8,19 @@ been logged — as v1's offline run does — and also records it, so a script's 
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 from scriptrun.errors import RunError
+from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.metrics import shape_metrics, to_scalar
 from scriptrun.runs.run import Run
 from scriptrun.runs.status import RunStatus
+from scriptrun.workspace import Workspace
 
 _LIVE: dict[str, Run] = {}
 
@@ -25,18 +29,13 @@ class SubmittedRun(Run):
     """The run a submitted script is part of (``Run.get_context()`` inside a job)."""
 
     def __init__(self, run_id: str, experiment_name: str, workspace_root: str, run_dir: str):
-        from scriptrun.runs.experiment import Experiment
-        from scriptrun.workspace import Workspace
-
         experiment = Experiment(Workspace(workspace_root), experiment_name)
         super().__init__(experiment, run_id, _details={"runId": run_id, "status": RunStatus.RUNNING.value})
-        self._dir = run_dir
+        self._dir = Path(run_dir)
 
     @property
-    def _run_dir(self):  # type: ignore[override]
-        from pathlib import Path
-
-        return Path(self._dir)
+    def _run_dir(self) -> Path:  # type: ignore[override]
+        return self._dir  # on a cluster without the workspace's folder, a scratch folder of the driver
 
     @property
     def input_datasets(self) -> dict[str, Any]:
@@ -45,12 +44,11 @@ class SubmittedRun(Run):
         out: dict[str, Any] = {}
         for name, item in self._datasets().get("inputs", {}).items():
             if item.get("mode") == "direct":
-                from scriptrun.data.dataset import dataset_from_spec
+                from scriptrun.data.dataset import dataset_from_spec  # fsspec/pandas only when used
                 from scriptrun.spec.job import DatasetSpec
-                from scriptrun.workspace import Workspace
 
                 spec = DatasetSpec.model_validate(item["dataset"])
-                out[name] = dataset_from_spec(spec, Workspace(self.experiment.workspace.root))
+                out[name] = dataset_from_spec(spec, self.experiment.workspace)
             else:
                 out[name] = item.get("value")
         return out
@@ -62,8 +60,6 @@ class SubmittedRun(Run):
         return {name: item.get("value") for name, item in self._datasets().get("outputs", {}).items()}
 
     def _datasets(self) -> dict[str, Any]:
-        import json
-
         try:
             return json.loads((self._run_dir / "datasets.json").read_text())
         except (OSError, ValueError):

@@ -35,6 +35,8 @@ def agent_client(workspace: Workspace) -> AgentClient:
 class Run:
     """A run in a workspace. ``Run(experiment, run_id)`` rehydrates an existing run."""
 
+    _outputs_dir: str | None = None  # an interactive run (start_logging) uploads this folder when it ends
+
     def __init__(self, experiment: Experiment, run_id: str, outputs: Any = None, *, _details: dict | None = None,
                  **kwargs: Any):
         self.experiment = experiment
@@ -136,9 +138,8 @@ class Run:
 
     def _end(self, status: RunStatus, error: dict[str, Any] | None) -> None:
         self._flush()
-        outputs = getattr(self, "_outputs_dir", None)
         self._details["status"] = self._client.call("end_interactive", run_id=self._id, status=status.value,
-                                                    error=error, outputs_dir=outputs)
+                                                    error=error, outputs_dir=self._outputs_dir)
 
     def __enter__(self) -> Run:
         return self
