@@ -43,13 +43,16 @@ def test_quickstart_python_api(cwd: Path):
     assert "w=3.0" in out
 
 
-def test_seed_examples_run_and_describe_the_same_job(cwd: Path):
+def test_seed_examples_run_and_describe_the_same_job(cwd: Path, monkeypatch: pytest.MonkeyPatch):
     current_out = run_example(EXAMPLES / "seed" / "current.py", cwd)
     proposed_out = run_example(EXAMPLES / "seed" / "proposed.py", cwd)
     for out in (current_out, proposed_out):
         assert "Status: Completed" in out and "'ranks': 2" in out
+        assert "100 points of cifar10" in out  # the dataset input reached both MPI ranks
+    monkeypatch.syspath_prepend(str(EXAMPLES / "seed"))
     current, proposed = _load("current"), _load("proposed")
-    assert current.build().to_job_spec() == proposed.build().to_job_spec()
+    legacy, new = current.build().to_job_spec(), proposed.build().to_job_spec()
+    assert legacy == new and list(new.inputs) == ["cifar10"]
 
 
 def test_ray_example_runs_the_same_job_locally_and_on_ray(cwd: Path):

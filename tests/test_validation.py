@@ -223,12 +223,14 @@ def test_data_fields_of_the_wrong_type(project: Path, kwargs: dict, field: str, 
     assert message in str(info.value)
 
 
-def test_run_config_data_section_is_not_supported_yet(project: Path) -> None:
+def test_run_config_data_entry_must_be_data(project: Path) -> None:
     src = ScriptRunConfig(str(project), "train.py", run_config=RunConfiguration())
     src.run_config.data["cifar"] = {"mechanism": "mount"}
+    src.run_config.data_references["ref"] = {"dataStoreName": "x"}
     with pytest.raises(ConfigError) as info:
         src.to_job_spec()
-    assert info.value.paths() == ["run_config.data"]
+    assert info.value.paths() == ["run_config.data_references", "run_config.data.cifar"]
+    assert "inputs=" in info.value.problems[0].hint
 
 
 def test_several_problems_reported_at_once(project: Path) -> None:

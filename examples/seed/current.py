@@ -4,14 +4,25 @@ This is the v1 style: a RunConfiguration built by hand and mutated after the
 ScriptRunConfig is created. It keeps working unchanged (only the imports differ) — but
 prefer the "proposed" style in proposed.py, which needs no RunConfiguration at all.
 Differences from the seed's text: `arguments` is a list (the seed had a dict/list mix),
-`Environment.get` names an environment registered below (curated environments and
-`src.run_config.data` arrive with scriptrun's data support), and the pipeline half is left
-out (pipelines are not part of scriptrun yet).
+`Environment.get` names an environment registered below (the seed's
+`AzureML-PyTorch-1-3-GPU` would resolve to scriptrun's curated PyTorch CPU environment, which
+takes a while to build the first time), the dataset is a small stand-in registered by
+sample_data.py, and the pipeline half is left out (pipelines are not part of scriptrun yet).
 """
 
 from pathlib import Path
 
-from scriptrun import Environment, Experiment, RunConfiguration, ScriptRunConfig, Workspace
+from sample_data import cifar10
+
+from scriptrun import (
+    Data,
+    DataLocation,
+    Environment,
+    Experiment,
+    RunConfiguration,
+    ScriptRunConfig,
+    Workspace,
+)
 
 project_folder = Path(__file__).parent / "src"
 ws = Workspace.resolve()
@@ -21,6 +32,7 @@ compute_target = "local"
 env = Environment("pytorch-local")  # the interpreter scriptrun runs in, registered by name
 env.python.user_managed_dependencies = True
 env.register(ws)
+dataset = cifar10(ws)
 
 
 def build() -> ScriptRunConfig:
@@ -34,6 +46,9 @@ def build() -> ScriptRunConfig:
     src.run_config.environment = pt_env
     src.run_config.node_count = 2
     src.run_config.target = compute_target
+    src.run_config.data = Data(data_location=DataLocation(dataset=dataset),
+                               mechanism="direct",
+                               environment_variable_name="cifar10")
     return src
 
 

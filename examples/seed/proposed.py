@@ -4,11 +4,14 @@ One ScriptRunConfig says everything: what to run, where, in which environment, o
 nodes and processes. Corrections to the seed's text: `entry_script` → `script`,
 `communicator=MPI(...)` → `distributed_job_config=MpiConfiguration(...)`, `arguments` is a
 list, one process per node (so that it is the same job as current.py and fits a small
-machine: 2 nodes x 1 process — the 2 nodes are emulated on this machine), and the dataset
-input and pipeline half are left out (they arrive with scriptrun's data and pipeline support).
+machine: 2 nodes x 1 process — the 2 nodes are emulated on this machine), the dataset is a
+small stand-in registered by sample_data.py, and the pipeline half is left out (pipelines
+are not part of scriptrun yet).
 """
 
 from pathlib import Path
+
+from sample_data import cifar10
 
 from scriptrun import Environment, Experiment, MpiConfiguration, ScriptRunConfig, Workspace
 
@@ -20,6 +23,7 @@ compute_target = "local"
 env = Environment("pytorch-local")
 env.python.user_managed_dependencies = True
 env.register(ws)
+dataset = cifar10(ws)
 
 
 def build() -> ScriptRunConfig:
@@ -30,7 +34,8 @@ def build() -> ScriptRunConfig:
                            arguments=["--num_epochs", "30"],
                            node_count=2,
                            distributed_job_config=MpiConfiguration(process_count_per_node=1),
-                           environment=pt_env)
+                           environment=pt_env,
+                           inputs=[dataset.as_named_input("cifar10")])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 from scriptrun.compute.targets import ComputeTarget, RayCluster
 from scriptrun.config import (
+    Data,
+    DataLocation,
     DockerConfiguration,
     MpiConfiguration,
     ParallelTaskConfiguration,
@@ -62,7 +64,9 @@ __all__ = [
     "ComputeTarget",
     "CondaDependencies",
     "ConfigError",
+    "Data",
     "DataError",
+    "DataLocation",
     "DataPath",
     "DataPathComputeBinding",
     "DataReference",

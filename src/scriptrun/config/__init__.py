@@ -9,10 +9,13 @@ from scriptrun.config.distributed import (
     TensorflowConfiguration,
 )
 from scriptrun.config.prepare import prepare_job
+from scriptrun.config.run_data import Data, DataLocation
 from scriptrun.config.runconfig import RunConfiguration
 from scriptrun.config.script_run_config import ScriptRunConfig
 
 __all__ = [
+    "Data",
+    "DataLocation",
     "DockerConfiguration",
     "MpiConfiguration",
     "ParallelTaskConfiguration",

@@ -36,7 +36,7 @@ COMMUNICATORS = {
     "nccl": "pytorch", "gloo": "pytorch", "parameterserver": "tensorflow", "paralleltask": "paralleltask",
 }
 _COMMUNICATOR_NAMES = ("None", "Mpi", "IntelMpi", "OpenMpi", "Nccl", "Gloo", "ParameterServer", "ParallelTask")
-_DATA_FIELDS = ("data", "data_references", "output_data", "datacaches")
+_DATA_FIELDS = ("data_references", "output_data", "datacaches")  # `data` is read by ScriptRunConfig
 
 
 def name_of(value: Any) -> Any:
@@ -156,8 +156,9 @@ class RunConfiguration:
         problems = self._check_names()
         for field in _DATA_FIELDS:
             if getattr(self, field, None):
-                problems.append(Problem(f"run_config.{field}", "data inputs and outputs are not supported yet",
-                                        hint="data support comes in a later version; pass paths as arguments"))
+                problems.append(Problem(f"run_config.{field}", f"the v1 `{field}` section is not supported",
+                                        hint="declare data on the ScriptRunConfig: inputs=[ds.as_named_input('x'), "
+                                             "datastore.path('folder').as_mount()] and outputs=[OutputFileDatasetConfig(...)]"))
         docker = self.docker
         if isinstance(docker, DockerConfiguration):
             docker_data = None if docker._is_default() else docker._spec_data()

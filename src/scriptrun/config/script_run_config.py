@@ -27,6 +27,7 @@ from scriptrun.config.distributed import (
     distributed_config_from_spec,
 )
 from scriptrun.config.prepare import prepare_job
+from scriptrun.config.run_data import inputs_from_run_config_data
 from scriptrun.config.runconfig import RunConfiguration, argument_list, name_of
 from scriptrun.environment.environment import DEFAULT_ENVIRONMENT_NAME, Environment
 from scriptrun.errors import ConfigError, Problem
@@ -166,7 +167,10 @@ class ScriptRunConfig:
         if self.command:
             data["command"] = list(self.command) if isinstance(self.command, (list, tuple)) else self.command
         data["source_directory"] = _absolute(self.source_directory)
-        data_problems = data_fields(data, self.inputs, self.outputs, self.resume_from)
+        legacy_inputs, legacy_problems = inputs_from_run_config_data(rc.data)
+        problems += legacy_problems
+        inputs = [*(self.inputs or []), *legacy_inputs] if legacy_inputs else self.inputs
+        data_problems = data_fields(data, inputs, self.outputs, self.resume_from)
         problems += data_problems
         try:
             spec = validate_model(JobSpec, data)
