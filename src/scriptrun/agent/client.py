@@ -81,14 +81,9 @@ class AgentClient:
             time.sleep(0.05)
         return info
 
-    def is_running(self) -> bool:
-        try:
-            send_request(self.socket_path, {"op": "ping"}, timeout=5)
-            return True
-        except OSError:
-            return False
-
     def start_agent(self) -> None:
+        print(f"scriptrun: starting the workspace agent for {self.root} (the first start takes a few seconds)",
+              file=sys.stderr, flush=True)
         with open(self.root / ".scriptrun" / "agent.log", "ab") as log:
             subprocess.Popen(
                 [sys.executable, "-m", "scriptrun.agent", str(self.root)],

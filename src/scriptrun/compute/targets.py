@@ -16,7 +16,6 @@ from scriptrun.workspace import AssetRegistry, Workspace
 
 KIND = "compute"
 RAY = "RayCluster"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,3 @@ def target_definitions(workspace: Workspace) -> dict[str, dict[str, Any]]:
         except WorkspaceError:
             continue
     return out
-
-
-def is_loopback(address: str) -> bool:
-    return (urlparse(address).hostname or "") in LOOPBACK_HOSTS

@@ -250,15 +250,3 @@ def _tail(path: Path) -> str:
     except OSError:
         return ""
     return "\n".join(lines[-LOG_TAIL_LINES:])
-
-
-def cached_environments(workspace: Workspace) -> list[dict[str, object]]:
-    """The manifests of every environment in the cache."""
-    root = envs_dir(workspace)
-    out = []
-    for manifest in sorted(root.glob(f"*/{MANIFEST}")) if root.is_dir() else []:
-        try:
-            out.append(json.loads(manifest.read_text()))
-        except (OSError, ValueError):
-            continue
-    return out
