@@ -116,12 +116,12 @@ class AgentRequests:
                 parent_run_id: str | None = None, include_children: bool = True) -> list[dict[str, Any]]:
         with self.lock:
             records = sorted(self.records.values(), key=lambda r: r.created, reverse=True)
-            out = [run_details(r, self.ws.tracking_uri) for r in records
-                   if (experiment is None or r.experiment == experiment)
-                   and (status is None or r.status == status)
-                   and (parent_run_id is None or r.parent_run_id == parent_run_id)
-                   and (include_children or parent_run_id is not None or r.parent_run_id is None)]
-            return out[:limit] if limit else out
+            chosen = [r for r in records
+                      if (experiment is None or r.experiment == experiment)
+                      and (status is None or r.status == status)
+                      and (parent_run_id is None or r.parent_run_id == parent_run_id)
+                      and (include_children or parent_run_id is not None or r.parent_run_id is None)]
+            return [run_details(r, self.ws.tracking_uri) for r in (chosen[:limit] if limit else chosen)]
 
     def op_cancel(self, run_id: str) -> str:
         with self.changed:
