@@ -452,3 +452,25 @@ def test_run_folder_is_private_and_run_ids_are_checked(shared_ws, project):
     assert shared_ws.run_dir(run.id).stat().st_mode & 0o777 == 0o700  # it holds the submitter's environment
     with pytest.raises(RunError, match="invalid run id"):
         Experiment(shared_ws, "tests").submit(ScriptRunConfig(str(folder), "train.py"), run_id="../escape")
+
+
+def test_child_runs_know_their_parent(shared_ws, project):
+    exp = Experiment(shared_ws, "family")
+    folder = project(train="""
+        from scriptrun import Run
+        Run.get_context().log("child_metric", 7)
+    """)
+    with exp.start_logging(outputs=False) as parent:
+        script_child = parent.submit_child(ScriptRunConfig(str(folder), "train.py"), tags={"kind": "script"})
+        script_child.wait_for_completion()
+        with parent.child_run("fold1") as fold:
+            fold.log("fold_metric", 1)
+    assert fold.id == f"{parent.id}_fold1"
+    assert {c.id for c in parent.get_children()} == {script_child.id, fold.id}
+    assert Run(exp, script_child.id).parent.id == parent.id
+    assert parent.get_metrics(recursive=True) == {parent.id: {}, script_child.id: {"child_metric": 7},
+                                                  fold.id: {"fold_metric": 1}}
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient(shared_ws.tracking_uri).get_run(script_child.get_details()["mlflowRunId"]).data.tags
+    assert tags["mlflow.parentRunId"] == parent.get_details()["mlflowRunId"]  # nested in the MLflow UI

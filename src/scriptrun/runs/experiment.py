@@ -70,7 +70,8 @@ class Experiment:
 
         run_id = kwargs.get("run_id") or new_run_id(self.name)
         agent_client(self.workspace).call("submit", run_id=run_id, experiment=self.name, spec=None,
-                                          snapshot_id=None, run_type="scriptrun.interactive")
+                                          snapshot_id=None, run_type="scriptrun.interactive",
+                                          parent_run_id=kwargs.get("_parent_run_id"))
         run = Run(self, run_id)
         if outputs is not False:
             run._outputs_dir = os.path.abspath(outputs if isinstance(outputs, str) else "outputs")

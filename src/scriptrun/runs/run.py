@@ -281,6 +281,16 @@ class Run:
 
     # -- family -----------------------------------------------------------------------------
 
+    def submit_child(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> Run:
+        """Submit ``config`` (a ``ScriptRunConfig``, …) as a child run of this one."""
+        return self.experiment.submit(config, tags=tags, _parent_run_id=self._id, **kwargs)
+
+    def child_run(self, name: str | None = None, run_id: str | None = None, outputs: Any = None) -> Run:
+        """Start an interactive child run (end it with ``complete()``/``fail()``)."""
+        child_id = run_id or f"{self._id}_{name or uuid.uuid4().hex[:8]}"
+        return self.experiment.start_logging(run_id=child_id, outputs=outputs if outputs is not None else False,
+                                             _parent_run_id=self._id)
+
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None) -> Iterator[Run]:
         for details in self._client.call("list", parent_run_id=self._id):
