@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scriptrun.agent.client import AgentClient, send_request
+from scriptrun.agent.client import send_request
 from scriptrun.workspace import Workspace
 
 
@@ -45,7 +45,6 @@ def pid_alive(pid: int) -> bool:
 
 def stop_agent(ws: Workspace) -> None:
     """Stop the workspace's agent and every run process it supervises."""
-    client = AgentClient(ws.root, ws.agent_socket)
     pid = None
     try:
         info = send_request(ws.agent_socket, {"op": "ping"}, timeout=10)
@@ -69,7 +68,6 @@ def stop_agent(ws: Workspace) -> None:
             wait_for(lambda: not pid_alive(pid), timeout=15)
         except AssertionError:
             os.kill(pid, signal.SIGKILL)
-    del client
 
 
 def make_workspace(path: Path, **settings: object) -> Workspace:

@@ -5,7 +5,6 @@ folder published to the tracking store."""
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import tempfile
 import time
@@ -13,12 +12,10 @@ from pathlib import Path
 
 from scriptrun.agent.runstate import RunRecord, ray_outcome
 from scriptrun.compute.ray_backend import RayJobs, result_from_logs
-from scriptrun.errors import ScriptrunError
 from scriptrun.runs.metrics import METRICS_FILE
 from scriptrun.runs.status import RunStatus
 from scriptrun.spec import JobSpec
 
-log = logging.getLogger("scriptrun.agent")
 RAY_POLL = 0.25
 RAY_MARKER = "ray_job.json"
 RAY_TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
@@ -62,11 +59,8 @@ class RayRuns:
                 self._fetch_published(record)
                 (record.path / "exit.json").write_text(json.dumps(outcome))
             self._finalize(record)
-        except ScriptrunError as exc:
-            self._finish(record, RunStatus.FAILED, {"code": type(exc).__name__, "message": str(exc)})
-        except Exception as exc:  # noqa: BLE001
-            log.exception("watching Ray run %s failed", record.run_id)
-            self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+        except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
+            self._fail(record, exc)
 
     def _fetch_published(self, record: RunRecord) -> None:
         """Bring back what a driver without access to this folder published to the tracking

@@ -163,12 +163,19 @@ class Agent(AgentRequests, RayRuns):
             self._set_status(record, RunStatus.RUNNING)
             proc.wait()
             self._finalize(record)
-        except ScriptrunError as exc:  # e.g. an environment that fails to build: the user's to fix
-            log.info("run %s failed while preparing: %s", record.run_id, exc)
-            self._finish(record, RunStatus.FAILED, {"code": type(exc).__name__, "message": str(exc)})
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
-            log.exception("run %s failed in the agent", record.run_id)
-            self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+            self._fail(record, exc)
+
+    def _fail(self, record: RunRecord, exc: Exception) -> None:
+        """End a run that the agent could not carry through. A ScriptrunError (an environment
+        that fails to build…) is the user's to fix and keeps its own code; anything else is ours."""
+        if isinstance(exc, ScriptrunError):
+            log.info("run %s failed: %s", record.run_id, exc)
+            error = {"code": type(exc).__name__, "message": str(exc)}
+        else:
+            log.error("run %s failed in the agent", record.run_id, exc_info=exc)
+            error = {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
+        self._finish(record, RunStatus.FAILED, error)
 
     def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
         """What the job needs before it starts (while the run shows ``Preparing``): its
@@ -235,8 +242,7 @@ class Agent(AgentRequests, RayRuns):
                     time.sleep(ADOPT_POLL)
             self._finalize(record)
         except Exception as exc:  # noqa: BLE001
-            log.exception("adopting run %s failed", record.run_id)
-            self._finish(record, RunStatus.FAILED, {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"})
+            self._fail(record, exc)
 
     def _finalize(self, record: RunRecord) -> None:
         self._set_status(record, RunStatus.FINALIZING)

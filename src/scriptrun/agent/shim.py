@@ -202,10 +202,15 @@ def _first_failed_rank(logs: str) -> tuple[str, int, bytes] | None:
     if not failures:
         return None
     _, name, code = min(failures)
-    with open(os.path.join(logs, name + ".txt"), "rb") as fh:
+    return name, code, read_tail(os.path.join(logs, name + ".txt"))
+
+
+def read_tail(path: str) -> bytes:
+    """The last ``TAIL_BYTES`` of a log file."""
+    with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         fh.seek(max(0, fh.tell() - TAIL_BYTES))
-        return name, code, fh.read()
+        return fh.read()
 
 
 def _killpg(pgid: int, sig: int) -> None:

@@ -110,7 +110,8 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
-def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str) -> dict[str, Any]:
+def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str, *,
+                 grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
     """Write ``launch.json`` for the shim: the job's processes on ``node_count`` virtual nodes
     of this machine, each with the rank environment a cluster would give it."""
     hosts = [LOOPBACK] * spec.node_count
@@ -125,7 +126,7 @@ def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str
                           "env": process_env, "cwd": str(workdir), "max_retries": plan.max_retries,
                           "terminal_exit_codes": list(plan.terminal_exit_codes)})
     launch = {"processes": processes, "timeout_seconds": spec.max_run_duration_seconds,
-              "grace_seconds": GRACE_SECONDS}
+              "grace_seconds": grace_seconds}
     (run_dir / "launch.json").write_text(json.dumps(launch))
     return launch
 

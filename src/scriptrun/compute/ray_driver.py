@@ -31,9 +31,9 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from scriptrun.agent.shim import Shim
+from scriptrun.agent.shim import Shim, read_tail
 from scriptrun.compute.launch import plan_processes, ports_needed
-from scriptrun.compute.local import LOOPBACK, build_argv, free_ports
+from scriptrun.compute.local import build_argv, write_launch
 from scriptrun.runs.metrics import METRICS_FILE
 from scriptrun.spec import JobSpec, PyTorchSpec
 
@@ -88,7 +88,7 @@ def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_p
                 log.write(f"\n--- exit code {code}; retry {attempt} of {max_retries} ---\n".encode())
             continue
         result = {"name": name, "exit_code": code, "attempts": attempt, "ended": time.time(),
-                  "tail": _tail(log_path)}
+                  "tail": read_tail(log_path).decode("utf-8", errors="replace")}
         if isolated:
             result["files"] = _collect(cwd, scratch, name, log_path)
         return result
@@ -119,13 +119,6 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def _tail(path: str) -> str:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, fh.tell() - TAIL_BYTES))
-        return fh.read().decode("utf-8", errors="replace")
-
-
 class _Stop(Exception):
     pass
 
@@ -137,18 +130,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> dict[str, Any]:
     """A single-node job: this driver (placed on a node with a free CPU) supervises the
     processes itself with the shim, exactly as on the local target."""
-    plans = plan_processes(spec, [LOOPBACK], free_ports(ports_needed(spec)), python=job["python"],
-                           logs_dir=str(run_dir / "logs"))
-    processes = []
-    for plan in plans:
-        env = {**os.environ, **job["env"], **plan.env}
-        if isinstance(spec.distributed_job_config, PyTorchSpec):
-            env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-        processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, job["python"], env)],
-                          "env": env, "cwd": job["workdir"], "max_retries": plan.max_retries,
-                          "terminal_exit_codes": list(plan.terminal_exit_codes)})
-    (run_dir / "launch.json").write_text(json.dumps({
-        "processes": processes, "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": GRACE_SECONDS}))
+    write_launch(run_dir, Path(job["workdir"]), spec, {**os.environ, **job["env"]}, job["python"],
+                 grace_seconds=GRACE_SECONDS)
     (run_dir / "exit.json").unlink(missing_ok=True)
     Shim(str(run_dir)).run()
     return json.loads((run_dir / "exit.json").read_text())
