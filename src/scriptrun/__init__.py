@@ -52,9 +52,9 @@ from scriptrun.errors import (
     SubmitError,
     WorkspaceError,
 )
+from scriptrun.rundir import RunStatus
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
-from scriptrun.runs.status import RunStatus
 from scriptrun.spec import JobSpec
 from scriptrun.workspace import Workspace
 

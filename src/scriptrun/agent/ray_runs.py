@@ -12,8 +12,7 @@ from pathlib import Path
 
 from scriptrun.agent.runstate import RunRecord, ray_outcome
 from scriptrun.compute.ray_backend import RayJobs, result_from_logs
-from scriptrun.runs.metrics import METRICS_FILE
-from scriptrun.runs.status import RunStatus
+from scriptrun.rundir import METRICS_FILE, RunStatus
 from scriptrun.spec import JobSpec
 
 RAY_POLL = 0.25

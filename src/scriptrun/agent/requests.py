@@ -18,8 +18,7 @@ from typing import Any
 from scriptrun import __version__
 from scriptrun.agent.runstate import RunRecord, read_json, run_details, shim_alive
 from scriptrun.errors import RunError
-from scriptrun.runs.metrics import METRICS_FILE, read_records, shape_metrics
-from scriptrun.runs.status import RunStatus
+from scriptrun.rundir import METRICS_FILE, RunStatus, read_records, shape_metrics
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,254}$")
 

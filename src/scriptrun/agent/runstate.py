@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptrun.compute.launch import log_order
-from scriptrun.runs.status import RunStatus
+from scriptrun.rundir import RunStatus, log_order
 from scriptrun.workspace.locking import atomic_write
 
 STATUS_FILE = "status.json"

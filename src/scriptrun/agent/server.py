@@ -30,8 +30,7 @@ from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
 from scriptrun.compute.targets import RAY, target_definitions
 from scriptrun.errors import ScriptrunError
-from scriptrun.runs.metrics import METRICS_FILE, read_records
-from scriptrun.runs.status import RunStatus
+from scriptrun.rundir import METRICS_FILE, RunStatus, read_records
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
 

@@ -17,7 +17,7 @@ from mlflow.entities import Metric, RunTag
 from mlflow.entities import RunStatus as MlflowStatus
 from mlflow.tracking import MlflowClient
 
-from scriptrun.runs.status import RunStatus
+from scriptrun.rundir import RunStatus
 
 MAX_BATCH = 900  # MLflow accepts 1000 metrics per log_batch
 

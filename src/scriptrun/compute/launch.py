@@ -134,12 +134,3 @@ def _parallel_task(dist: ParallelTaskSpec, nodes: int, common: dict[str, str]) -
         "SCRIPTRUN_LOCAL_WORKER_INDEX": str(i % per_node), "NODE_RANK": str(i // per_node),
     }, max_retries=dist.max_retries_per_worker, terminal_exit_codes=tuple(dist.terminal_exit_codes or ()))
         for i in range(total)]
-
-
-PRIMARY_LOGS = ("std_log", "rank_0", "worker_0", "node_0")
-
-
-def log_order(stem: str) -> tuple[int, str, int]:
-    """Sort key for log files: the primary process (rank 0) first, then by kind and number."""
-    kind, _, number = stem.rpartition("_")
-    return (0 if stem in PRIMARY_LOGS else 1, kind or stem, int(number) if number.isdigit() else -1)

@@ -34,7 +34,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from scriptrun.agent.shim import Shim, read_tail
 from scriptrun.compute.launch import plan_processes, ports_needed
 from scriptrun.compute.local import build_argv, write_launch
-from scriptrun.runs.metrics import METRICS_FILE
+from scriptrun.rundir import METRICS_FILE
 from scriptrun.spec import JobSpec, PyTorchSpec
 
 RESULT_MARKER = "SCRIPTRUN_RESULT "

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from scriptrun.errors import RunError
+from scriptrun.rundir import RunStatus, shape_metrics
 from scriptrun.runs.experiment import Experiment
-from scriptrun.runs.metrics import shape_metrics, to_scalar
+from scriptrun.runs.metrics import to_scalar
 from scriptrun.runs.run import Run
-from scriptrun.runs.status import RunStatus
 from scriptrun.workspace import Workspace
 
 _LIVE: dict[str, Run] = {}

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scriptrun.agent.client import AgentClient
-from scriptrun.compute.launch import log_order
 from scriptrun.errors import ActivityFailedException
-from scriptrun.runs.metrics import METRICS_FILE, MetricsWriter, to_scalar
-from scriptrun.runs.status import RunStatus, is_terminal
+from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, log_order
+from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
 
 if TYPE_CHECKING:
