@@ -79,7 +79,8 @@ def test_every_input_and_output_channel(shared_ws: Workspace, project, datasets)
     store_root = Path(store.url) / prefix
     # argv: whole arguments and a placeholder inside a larger string
     argv = report["argv"]
-    assert argv[1] == str(store_root)  # a local datastore folder is mounted in place
+    mounted = Path(argv[1])  # the run's own read-only copy of the datastore folder, never the folder itself
+    assert mounted != store_root and mounted.is_relative_to(shared_ws.run_dir(run.id))
     assert argv[2] == f"--table={table.id}"  # direct mode: the dataset id
     copy_dir = Path(argv[4])
     assert (copy_dir / "sub" / "b.txt").read_text() == "b" and copy_dir != store_root  # downloaded copy

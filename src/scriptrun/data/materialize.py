@@ -2,10 +2,12 @@
 and ``_collect_outputs``).
 
 Before the script starts, :func:`prepare_data` makes every input available and works out
-its value — direct mode: the dataset id; mount: the data in place (a local datastore folder
-or file as it is, anything else copied into the run's cache); download: a copy in
-``path_on_compute`` (relative to the working directory) or in the run folder. For a
-single-file location the value is the file itself, else the folder. Each output gets an
+its value — direct mode: the dataset id; mount: the run's own read-only copy in
+``<run dir>/data/inputs/<name>`` (cloned copy-on-write where the filesystem can, see
+``mounts.py``: nothing the script does reaches the datastore), linked from ``path_on_compute``
+when given; download: a writable copy in ``path_on_compute`` (relative to the working
+directory) or in the run folder. For a single-file location the value is the file itself,
+else the folder. :func:`release_inputs` deletes the copies once the run has ended. Each output gets an
 empty local folder. The values are then delivered three ways: substituted for the
 placeholders in ``arguments``/``command``, exported as environment variables (``<name>``
 and v1's ``AZUREML_DATAREFERENCE_<name>``), and written to ``<run dir>/datasets.json`` for
@@ -35,12 +37,14 @@ from scriptrun.data.dataset import (
     location_url,
 )
 from scriptrun.data.datastore import Datastore, filesystem, relative_path
+from scriptrun.data.mounts import make_read_only, read_only_view, remove_view
 from scriptrun.errors import DataError
 from scriptrun.spec.job import MODEL_LOCATION, PLACEHOLDER, V1_PLACEHOLDER, DatasetSpec, InputSpec, JobSpec
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.locking import atomic_write
 
 DATASETS_FILE = "datasets.json"
+INPUTS_DIR = "data/inputs"  # below the run folder: the copies of mounted and downloaded inputs
 
 
 @dataclass(frozen=True)
@@ -94,13 +98,15 @@ def prepare_data(workspace: Workspace, spec: JobSpec, *, run_dir: Path, workdir:
     for name, item in inputs.items():
         try:
             dataset = resolve_dataset(workspace, item.dataset)
-            value = _deliver_input(workspace, name, item, dataset, run_dir, workdir)
+            value, view = _deliver_input(workspace, name, item, dataset, run_dir, workdir)
             content = fingerprint(dataset, workspace)
         except DataError as exc:
             raise DataError(f"input {name!r}: {exc}") from None
         values["inputs"][name] = value
         obj = dataset_from_spec(dataset, workspace)
         record["inputs"][name] = {"mode": item.mode, "value": value, "dataset": dataset.model_dump(mode="json")}
+        if view:
+            record["inputs"][name]["copy"] = view
         lineage.append({"dataset": {"id": obj.id, "name": dataset.name, "version": dataset.version,
                                     "fingerprint": content, "type": dataset.type},
                         "consumptionDetails": {"type": "RunInput", "inputName": name, "mechanism": item.mode,
@@ -128,25 +134,50 @@ def _local(path: str, workdir: Path) -> Path:
 
 
 def _deliver_input(workspace: Workspace, name: str, item: InputSpec, dataset: DatasetSpec, run_dir: Path,
-                   workdir: Path) -> str:
+                   workdir: Path) -> tuple[str, dict[str, Any] | None]:
+    """The input's value, and for a mount how its read-only copy was made."""
     if item.mode == "direct":
-        return dataset_from_spec(dataset, workspace).id
+        return dataset_from_spec(dataset, workspace).id, None
     for location in dataset.paths:
         expand(location, workspace)  # raises DataError for a missing path
     fs, path = filesystem(location_url(dataset.paths[0], workspace))
     plain = len(dataset.paths) == 1 and not any(ch in path for ch in "*?[")
     is_file = plain and fs.isfile(path)
-    if item.mode == "mount" and plain and is_local_filesystem(fs):
-        source = path.rstrip("/") or "/"
+    if item.mode == "mount":
+        value, view = _mount(workspace, dataset, fs, path, plain, is_file, run_dir / INPUTS_DIR / name)
         if not item.path_on_compute:
-            return source
+            return value, view
         link = _local(item.path_on_compute, workdir)
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(source)
-        return str(link)
-    target = _local(item.path_on_compute, workdir) if item.path_on_compute else run_dir / "data" / "inputs" / name
+        link.symlink_to(value)
+        return str(link), view
+    target = _local(item.path_on_compute, workdir) if item.path_on_compute else run_dir / INPUTS_DIR / name
     files = copy_dataset(dataset, workspace, target, overwrite=True)
-    return files[0] if is_file and files else str(target)
+    return (files[0] if is_file and files else str(target)), None
+
+
+def _mount(workspace: Workspace, dataset: DatasetSpec, fs: Any, path: str, plain: bool, is_file: bool,
+           view: Path) -> tuple[str, dict[str, Any]]:
+    """A mounted input: the script's own read-only copy in ``view`` (see ``mounts.py``), so
+    nothing it does reaches the datastore. Returns the value and how the copy was made."""
+    source = path.rstrip("/") or "/"
+    try:
+        remove_view(view)  # left by an earlier attempt (an agent restarted while preparing)
+        if plain and is_local_filesystem(fs):
+            stats = read_only_view(source, view / os.path.basename(source) if is_file else view)
+        else:  # a remote store or a glob: download, then make read-only
+            copy_dataset(dataset, workspace, view, overwrite=True)
+            stats = make_read_only(view)
+    except OSError as exc:
+        raise DataError(f"could not make a read-only copy of {source} in {view}: {exc}") from None
+    value = str(view / os.path.basename(source)) if is_file else str(view)
+    return value, {"source": source, "files": stats.files, "bytes": stats.bytes, "method": stats.method,
+                   "seconds": round(stats.seconds, 3)}
+
+
+def release_inputs(run_dir: Path) -> None:
+    """Delete the run's copies of its inputs (call once the run's processes have ended)."""
+    remove_view(run_dir / INPUTS_DIR)
 
 
 def substitute(spec: JobSpec, values: dict[str, dict[str, str]]) -> JobSpec:
