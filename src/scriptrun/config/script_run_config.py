@@ -35,7 +35,7 @@ from scriptrun.runs.experiment import register_submit_function
 from scriptrun.spec.checks import check_spec, raise_problems
 from scriptrun.spec.job import MAX_DURATION_SECONDS_DEFAULT, EnvironmentSpec, JobSpec
 from scriptrun.spec.problems import format_path, validate_model
-from scriptrun.spec.yamlio import job_spec_from_yaml, job_spec_to_yaml, load_yaml_with_lines
+from scriptrun.spec.yamlio import job_spec_to_yaml, load_job_yaml
 from scriptrun.workspace import Workspace
 
 _SCALARS = (str, int, float, bool)
@@ -190,8 +190,7 @@ class ScriptRunConfig:
         submission) still point at the line to fix.
         """
         file = str(file_name)
-        spec = job_spec_from_yaml(file)
-        _, raw_lines = load_yaml_with_lines(file)
+        spec, raw_lines = load_job_yaml(file)  # one parse gives the spec and its lines
         lines = {format_path(loc): line for loc, line in raw_lines.items()}
         try:
             src = cls._from_spec(spec)
