@@ -15,7 +15,8 @@ migrates by changing imports::
 
 __version__ = "0.1.0"
 
-from scriptrun.compute.targets import ComputeTarget, RayCluster
+from scriptrun import assets as _assets  # noqa: F401  (plugs the Workspace asset views in)
+from scriptrun.compute.targets import AmlCompute, ComputeTarget, ComputeTargetException, RayCluster
 from scriptrun.config import (
     Data,
     DataLocation,
@@ -27,6 +28,8 @@ from scriptrun.config import (
     ScriptRunConfig,
     TensorflowConfiguration,
 )
+from scriptrun.config.estimator import Chainer, Estimator, PyTorch, SKLearn, TensorFlow
+from scriptrun.config.legacy_distributed import Gloo, Mpi, Nccl, ParameterServer
 from scriptrun.data import (
     DataPath,
     DataPathComputeBinding,
@@ -57,13 +60,30 @@ from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
 from scriptrun.spec import JobSpec
 from scriptrun.workspace import Workspace
+from scriptrun.workspace.azure import (
+    DEFAULT_CPU_IMAGE,
+    DEFAULT_GPU_IMAGE,
+    AzureCliAuthentication,
+    InteractiveLoginAuthentication,
+    MsiAuthentication,
+    ServicePrincipalAuthentication,
+    set_diagnostics_collection,
+)
+
+VERSION = __version__  # v1's azureml.core.VERSION
 
 __all__ = [
     "ActivityFailedException",
     "AgentError",
+    "AmlCompute",
+    "AzureCliAuthentication",
+    "Chainer",
     "ComputeTarget",
+    "ComputeTargetException",
     "CondaDependencies",
     "ConfigError",
+    "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
     "Data",
     "DataError",
     "DataLocation",
@@ -76,25 +96,38 @@ __all__ = [
     "DockerConfiguration",
     "Environment",
     "EnvironmentBuildError",
+    "Estimator",
     "Experiment",
     "FileDataset",
+    "Gloo",
+    "InteractiveLoginAuthentication",
     "JobSpec",
+    "Mpi",
     "MpiConfiguration",
+    "MsiAuthentication",
+    "Nccl",
     "OutputFileDatasetConfig",
     "ParallelTaskConfiguration",
+    "ParameterServer",
     "Problem",
+    "PyTorch",
     "PyTorchConfiguration",
     "RayCluster",
     "Run",
     "RunConfiguration",
     "RunError",
     "RunStatus",
+    "SKLearn",
     "ScriptRunConfig",
     "ScriptrunError",
+    "ServicePrincipalAuthentication",
     "SnapshotError",
     "SubmitError",
     "TabularDataset",
+    "TensorFlow",
     "TensorflowConfiguration",
+    "VERSION",
     "Workspace",
     "WorkspaceError",
+    "set_diagnostics_collection",
 ]

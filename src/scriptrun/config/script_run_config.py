@@ -26,6 +26,7 @@ from scriptrun.config.distributed import (
     DockerConfiguration,
     distributed_config_from_spec,
 )
+from scriptrun.config.legacy_distributed import distributed_config
 from scriptrun.config.prepare import prepare_job
 from scriptrun.config.run_data import inputs_from_run_config_data
 from scriptrun.config.runconfig import RunConfiguration, argument_list, name_of
@@ -62,8 +63,11 @@ class ScriptRunConfig:
                  command: str | list[Any] | None = None, docker_runtime_config: DockerConfiguration | None = None,
                  *, inputs: list[Any] | None = None, outputs: list[Any] | None = None,
                  node_count: int | None = None,
-                 source_directory_data_store: Any = None, job_config: Any = None):
+                 source_directory_data_store: Any = None, job_config: Any = None,
+                 entry_script: str | None = None, distributed_training: Any = None, communicator: Any = None):
         problems: list[Problem] = []
+        script, distributed_job_config = _aliases(problems, script, entry_script, distributed_job_config,
+                                                  distributed_training, communicator, node_count)
         if job_config is not None:
             if distributed_job_config is not None:
                 problems.append(Problem("job_config", "`job_config` and `distributed_job_config` are both given",
@@ -290,6 +294,34 @@ def _check_arguments(given: Mapping[str, Any]) -> list[Problem]:
         bad("source_directory_data_store", f"expected a datastore name or object, got {store!r}")
     problems += check_data_arguments(given["inputs"], given["outputs"], given["resume_from"])
     return problems
+
+
+def _aliases(problems: list[Problem], script: Any, entry_script: Any, distributed_job_config: Any,
+             distributed_training: Any, communicator: Any, node_count: int | None) -> tuple[Any, Any]:
+    """The documented aliases: ``entry_script`` (the estimators' and the seed design's name for
+    ``script``), ``distributed_training`` and ``communicator`` (for ``distributed_job_config``,
+    also taking v1's legacy ``Mpi``/``Gloo``/``Nccl``/``ParameterServer`` objects)."""
+    if entry_script is not None:
+        if script is not None:
+            problems.append(Problem("entry_script", "`entry_script` and `script` are both given",
+                                    hint="`entry_script` is another name for `script`; give one"))
+        script = entry_script
+    for name, value in (("distributed_training", distributed_training), ("communicator", communicator)):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            problems.append(Problem(name, f"{name}={value!r}: a communicator name is a RunConfiguration setting",
+                                    hint="pass distributed_job_config=MpiConfiguration(process_count_per_node=N) "
+                                         "(or PyTorchConfiguration / TensorflowConfiguration)"))
+        elif distributed_job_config is not None:
+            problems.append(Problem(name, f"`{name}` and `distributed_job_config` are both given",
+                                    hint=f"`{name}` is another name for `distributed_job_config`; give one"))
+        else:
+            try:
+                distributed_job_config = distributed_config(value, node_count=node_count or 1)
+            except ConfigError as exc:
+                problems += [Problem(name, p.message, p.hint) for p in exc.problems]
+    return script, distributed_job_config
 
 
 def _check_list(field: str, value: Any, *, str_ok: bool) -> list[Problem]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scriptrun.errors import ConfigError, WorkspaceError
 from scriptrun.spec.problems import validate_model
+from scriptrun.workspace.azure import (
+    LOCAL_LOCATION,
+    LOCAL_RESOURCE_GROUP,
+    LOCAL_SUBSCRIPTION_ID,
+    note_azure_arguments_ignored,
+)
 from scriptrun.workspace.locking import atomic_write, file_lock
 
 WORKSPACE_DIRNAME = ".scriptrun"
@@ -37,12 +44,40 @@ class WorkspaceSettings(BaseModel):
     agent_idle_timeout_seconds: float = Field(
         600.0, gt=0, description="The agent stops after this long with no run and no request.")
     snapshot_max_bytes: int = Field(300 * 1024 * 1024, gt=0, description="Largest source snapshot accepted.")
+    compute_aliases: dict[str, str] = Field(
+        default_factory=dict, description="v1 cluster names mapped to `local` or an attached target, e.g. "
+                                          "{cpu-cluster: local}, so v1 code runs unchanged.")
+
+
+# Views of the assets that packages above this one own (datastores, datasets, environments,
+# compute targets, experiments, models): registered by ``scriptrun.assets`` at import, so that
+# ``ws.datastores`` works without workspace/ importing upward.
+_ASSET_VIEWS: dict[str, Callable[[Workspace], Any]] = {}
+
+
+def register_asset_view(name: str, function: Callable[[Workspace], Any]) -> None:
+    """Register what ``Workspace.<name>`` returns (called by ``scriptrun.assets``)."""
+    _ASSET_VIEWS[name] = function
+
+
+def _asset_view(name: str, doc: str) -> property:
+    return property(lambda self: _ASSET_VIEWS[name](self), doc=doc)
 
 
 class Workspace:
     """A scriptrun workspace: settings, tracking store, runs, snapshots and registered assets."""
 
-    def __init__(self, root: str | os.PathLike[str], settings: WorkspaceSettings | None = None):
+    def __init__(self, root: str | os.PathLike[str] | None = None, settings: WorkspaceSettings | None = None,
+                 workspace_name: str | None = None, auth: Any = None, **azure: Any):
+        if not isinstance(settings, (WorkspaceSettings, type(None))) or workspace_name or auth or azure:
+            # v1: Workspace(subscription_id, resource_group, workspace_name, auth=None, ...) → the local one
+            note_azure_arguments_ignored("Workspace()", ["subscription_id", "resource_group", "workspace_name",
+                                                         "auth" if auth else "", *azure])
+            local = Workspace.resolve()
+            root, settings = local.root, local.settings
+        if root is None:
+            raise WorkspaceError("Workspace() needs the project folder: Workspace.from_config() finds it, "
+                                 "Workspace.create('.') makes one")
         self.root = Path(root).resolve()
         self.dir = self.root / WORKSPACE_DIRNAME
         self.settings = settings if settings is not None else _load_settings(self.dir / SETTINGS_FILE)
@@ -72,17 +107,36 @@ class Workspace:
         return cls(root)
 
     @classmethod
-    def get(cls, path: str | os.PathLike[str]) -> Workspace:
-        """The workspace in ``path`` (a project folder or its ``.scriptrun`` folder)."""
+    def get(cls, path: str | os.PathLike[str], auth: Any = None, subscription_id: str | None = None,
+            resource_group: str | None = None, **azure: Any) -> Workspace:
+        """The workspace in ``path`` (a project folder or its ``.scriptrun`` folder).
+
+        v1's ``Workspace.get(name, subscription_id=..., resource_group=...)``: a name that is
+        not a folder, or Azure arguments, give the local workspace (with a one-time note).
+        """
         root = _root_of(Path(path))
+        azure_names = [n for n, v in (("auth", auth), ("subscription_id", subscription_id),
+                                      ("resource_group", resource_group), *azure.items()) if v is not None]
+        if root is None and not _looks_like_path(path):
+            azure_names.append(f"name={os.fspath(path)!r}")
+        if azure_names:
+            note_azure_arguments_ignored("Workspace.get()", azure_names)
+        if root is None and azure_names:
+            return cls.resolve()
         if root is None:
             raise WorkspaceError(f"no scriptrun workspace at {Path(path).resolve()}: "
                                  f"create one with Workspace.create({str(path)!r}) or `scriptrun workspace create`")
         return cls(root)
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
-        """Find the workspace: ``SCRIPTRUN_WORKSPACE``, else walk up from ``path`` (default: cwd)."""
+    def from_config(cls, path: str | os.PathLike[str] | None = None, auth: Any = None, _logger: Any = None,
+                    _file_name: str | None = None) -> Workspace:
+        """Find the workspace: ``SCRIPTRUN_WORKSPACE``, else walk up from ``path`` (default: cwd;
+        a v1 ``config.json`` path means its folder). ``auth`` is accepted and ignored."""
+        if auth is not None:
+            note_azure_arguments_ignored("Workspace.from_config()", ["auth"])
+        if path is not None and Path(path).is_file():
+            path = Path(path).parent
         found = cls._find(path)
         if found is None:
             start = Path(path or os.getcwd()).resolve()
@@ -154,6 +208,36 @@ class Workspace:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    # -- v1's Azure identity and asset views --------------------------------------------
+
+    subscription_id = LOCAL_SUBSCRIPTION_ID
+    resource_group = LOCAL_RESOURCE_GROUP
+    location = LOCAL_LOCATION
+    sku = "local"
+    tags: dict[str, str] = {}
+    discovery_url = None
+
+    datastores = _asset_view("datastores", "Datastores by name (v1).")
+    datasets = _asset_view("datasets", "Registered datasets by name, latest versions (v1).")
+    environments = _asset_view("environments", "Environments by name: curated and registered (v1).")
+    compute_targets = _asset_view("compute_targets", "Compute targets by name, `local` included (v1).")
+    experiments = _asset_view("experiments", "Experiments by name (v1).")
+    models = _asset_view("models", "Registered models by name, latest versions (v1).")
+
+    def get_default_datastore(self) -> Any:
+        """The default datastore (a folder in the workspace), as in v1."""
+        return _ASSET_VIEWS["default_datastore"](self)
+
+    def get_details(self) -> dict[str, Any]:
+        """v1's workspace details, with local values for the Azure identity fields."""
+        return {"id": str(self.root), "name": self.name, "location": self.location,
+                "resourceGroup": self.resource_group, "subscriptionId": self.subscription_id, "sku": self.sku,
+                "workspaceid": hashlib.sha1(str(self.root).encode()).hexdigest(), "tags": {},
+                "description": f"scriptrun workspace at {self.root}", "tracking_uri": self.tracking_uri}
+
+    def write_config(self, path: str | None = None, file_name: str | None = None) -> None:
+        """v1 wrote ``config.json`` for ``from_config()``; the ``.scriptrun`` folder already does that."""
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -171,6 +255,11 @@ class Workspace:
 
     def __hash__(self) -> int:
         return hash(self.root)
+
+
+def _looks_like_path(path: str | os.PathLike[str]) -> bool:
+    text = os.fspath(path)
+    return os.sep in text or text.startswith((".", "~")) or Path(text).exists()
 
 
 def _root_of(path: Path) -> Path | None:
