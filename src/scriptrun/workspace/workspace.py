@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self.dir = self.root / WORKSPACE_DIRNAME
         self.settings = settings if settings is not None else _load_settings(self.dir / SETTINGS_FILE)
+        _make_private(self.dir)
 
     # -- construction -------------------------------------------------------------------
 
@@ -95,7 +97,7 @@ class Workspace:
             raise WorkspaceError(f"a workspace already exists at {ws_dir} (pass exist_ok=True to use it)")
         if root.exists() and not root.is_dir():
             raise WorkspaceError(f"cannot create a workspace in {root}: it is a file, not a folder")
-        ws_dir.mkdir(parents=True, exist_ok=True)
+        ws_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: store, artifacts, snapshots
         settings_file = ws_dir / SETTINGS_FILE
         with file_lock(ws_dir / ".create.lock"):
             if not settings_file.exists() or tracking_uri is not None:
@@ -269,6 +271,20 @@ def _root_of(path: Path) -> Path | None:
     if (path / WORKSPACE_DIRNAME).is_dir():
         return path
     return None
+
+
+def _make_private(ws_dir: Path) -> None:
+    """Tighten an existing workspace folder that other users can enter to 0700, with a warning
+    (teams share through an MLflow server, ``tracking_uri``, not through file modes)."""
+    try:
+        info = ws_dir.stat()
+    except OSError:
+        return
+    if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(ws_dir, 0o700)
+        warnings.warn(f"workspace folder {ws_dir} was open to other users (mode {info.st_mode & 0o777:o}); "
+                      "it is now private (0700). Share runs through an MLflow server (tracking_uri) instead",
+                      UserWarning, stacklevel=3)
 
 
 def _load_settings(file: Path) -> WorkspaceSettings:
