@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from scriptrun.agent.client import AgentClient
-from scriptrun.errors import ActivityFailedException
+from scriptrun.errors import ActivityFailedException, RunError
 from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, log_order
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
@@ -254,6 +254,10 @@ class Run:
 
     def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None,
                       _validate_checksum: bool = False) -> str:
+        parts = name.replace("\\", "/").split("/")
+        if os.path.isabs(name) or parts[0] == "" or ".." in parts:  # would land outside the run
+            raise RunError(f"download_file({name!r}): not a file of run {self._id}: names are paths inside "
+                           "the run, without `..` or a leading `/`, as get_file_names() lists them")
         target = Path(output_file_path or Path(name).name)
         if target.is_dir():
             target = target / Path(name).name
@@ -266,6 +270,10 @@ class Run:
     def download_files(self, prefix: str | None = None, output_directory: str | os.PathLike[str] | None = None,
                        output_paths: list[str] | None = None, batch_size: int = 100, append_prefix: bool = True,
                        timeout_seconds: int | None = None) -> list[str]:
+        parts = (prefix or "").replace("\\", "/").split("/")
+        if prefix and (os.path.isabs(prefix) or parts[0] == "" or ".." in parts):
+            raise RunError(f"download_files(prefix={prefix!r}): the prefix escapes run {self._id}: give a "
+                           "path inside the run, without `..` or a leading `/`, e.g. prefix='outputs/'")
         names = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
         base = Path(output_directory or ".")
         written = []
