@@ -238,18 +238,26 @@ class SweepController:
         return earlier + [(t.hyperparameters, t.best(self.goal)) for t in self.trials if t.ended]
 
     def _apply_policy(self, trial: Trial, new: int) -> list[Action]:
-        if trial.ended or trial.stop_reason or self.ending is not None:
+        """Evaluate the policy for every running trial at its latest interval (so a trial that
+        got to interval k first is judged again as the others reach k), and for ``trial`` at
+        each of the ``new`` intervals it just logged."""
+        if self.ending is not None:
             return []
         finished = {t.run_id for t in self.trials if t.ended}
         series = {t.run_id: t.values for t in self.trials if t.values}
-        for k in range(len(trial.values) - new + 1, len(trial.values) + 1):
-            series[trial.run_id] = trial.values[:k]
-            reason = self.policy.stop_reason(trial.run_id, series, self.goal, finished)
-            if reason:
-                trial.stop_reason = reason
-                trial.cancel_sent = True
-                return [CancelChild(trial.run_id, reason=f"stopped early by the sweep's policy: {reason}")]
-        return []
+        actions: list[Action] = []
+        for t in self.trials:
+            if t.ended or t.stop_reason or not t.values:
+                continue
+            n = len(t.values)
+            for k in (range(n - new + 1, n + 1) if t is trial else (n,)):
+                reason = self.policy.stop_reason(t.run_id, {**series, t.run_id: t.values[:k]}, self.goal, finished)
+                if reason:
+                    t.stop_reason = reason
+                    t.cancel_sent = True
+                    actions.append(CancelChild(t.run_id, reason=f"stopped early by the sweep's policy: {reason}"))
+                    break
+        return actions
 
     def _update_best(self) -> list[Action]:
         best: tuple[str, float] | None = None

@@ -1,10 +1,11 @@
 """v1's early-termination policies, as pure functions of the trials' primary-metric series.
 
-An *interval* is one logging of the primary metric by a trial. A policy is evaluated for a
-trial when it logs its ``k``-th value, ``k`` a multiple of ``evaluation_interval`` and
-``k >= delay_evaluation``, against every trial that has reached interval ``k`` (finished
-trials included, as v1). :meth:`EarlyTerminationPolicy.stop_reason` says why the trial should
-stop, or None.
+An *interval* is one logging of the primary metric by a trial. A running trial that has logged
+``k`` values, ``k`` a multiple of ``evaluation_interval`` and ``k >= delay_evaluation``, is
+judged against every trial that has reached interval ``k`` (finished trials included, as v1;
+younger trials are not compared). The controller judges it each time any trial logs, so a
+trial that reached ``k`` first is judged again as the others catch up.
+:meth:`EarlyTerminationPolicy.stop_reason` says why the trial should stop, or None.
 
 * Bandit: stop when the trial's best so far is worse than the best of all trials at ``k``
   by more than the slack (maximize: ``< best / (1 + slack_factor)`` or ``< best - slack_amount``;
@@ -79,7 +80,7 @@ class EarlyTerminationPolicy:
         return k >= max(1, self._delay_evaluation) and k % self._evaluation_interval == 0
 
     def stop_reason(self, trial: str, series: Series, goal: str, finished: Collection[str] = ()) -> str | None:
-        """Why ``trial`` should stop now that it logged its ``len(series[trial])``-th value, or None."""
+        """Why ``trial`` should stop at its latest interval ``len(series[trial])``, or None."""
         k = len(series.get(trial, ()))
         if not k or not self.evaluates_at(k):
             return None
