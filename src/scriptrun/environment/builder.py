@@ -15,7 +15,8 @@
 Builds use ``uv`` (``uv venv --relocatable`` + ``uv pip install --compile-bytecode``; this
 machine sets ``PYTHONDONTWRITEBYTECODE=1``, and without bytecode every import is 2–3× slower)
 and fall back to ``python -m venv`` + ``pip`` when uv is absent. Conda packages are built
-with micromamba/mamba/conda when one is on PATH (validation rejects them otherwise).
+with micromamba/mamba/conda when one is on PATH, and otherwise with pip under their pip names
+(``scriptrun.spec.conda_pip``; a package with no pip equivalent is rejected by validation).
 
 So that a script in a built environment can still ``from scriptrun import Run``, each
 environment gets ``scriptrun_runtime.pth`` pointing at a folder holding a link to this
@@ -40,6 +41,7 @@ from pathlib import Path
 import scriptrun
 from scriptrun.errors import EnvironmentBuildError
 from scriptrun.spec.checks import conda_tool, find_interpreter, needs_build
+from scriptrun.spec.conda_pip import pip_requirements
 from scriptrun.spec.job import EnvironmentSpec
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.locking import atomic_write, file_lock
@@ -178,10 +180,15 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
     uv = _uv()
     quiet_env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_COMPILE_BYTECODE": "1",
                  "PYTHONDONTWRITEBYTECODE": ""}
-    if conda.conda_packages:
-        tool = conda_tool()
-        if tool is None:
-            raise EnvironmentBuildError("conda packages need conda or micromamba, and neither is on PATH")
+    tool = conda_tool() if conda.conda_packages else None
+    from_conda: list[str] = []
+    if conda.conda_packages and tool is None:  # no conda: their pip equivalents (validation checked them)
+        from_conda, missing = pip_requirements(list(conda.conda_packages))
+        if missing:
+            raise EnvironmentBuildError(f"conda packages {', '.join(missing)} need conda or micromamba, and "
+                                        "neither is on PATH")
+        log.write(f"no conda on PATH: installing conda packages {conda.conda_packages} with pip as {from_conda}\n")
+    if tool is not None:
         python_pin = f"python={conda.python_version or definition['python']}"
         channels = [a for c in conda.channels for a in ("-c", c)]
         _run([tool, "create", "-y", "-p", str(target), *channels, python_pin, *conda.conda_packages],
@@ -193,7 +200,7 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
     python = str(target / "bin" / "python")
     requirements = target / "scriptrun-requirements.txt"
     runtime = [str(r) for r in definition["runtime"]]  # type: ignore[union-attr]
-    requirements.write_text("\n".join([*conda.pip_packages, *runtime]) + "\n")
+    requirements.write_text("\n".join([*from_conda, *conda.pip_packages, *runtime]) + "\n")
     options = [part for option in conda.pip_options for part in option.split()]
     links = [a for link in find_links() for a in ("--find-links", link)]
     if uv:

@@ -18,11 +18,13 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
 
 from scriptrun.errors import ConfigError, Problem
+from scriptrun.spec.conda_pip import pip_requirements
 from scriptrun.spec.job import (
     IDENTIFIER,
     LOCAL_TARGET,
@@ -223,13 +225,18 @@ def check_environment_capabilities(spec: JobSpec) -> list[Problem]:
     conda = env.python.conda_dependencies
     problems = []
     if conda.conda_packages and conda_tool() is None:
-        listed = ", ".join(conda.conda_packages)
-        problems.append(Problem("environment.python.conda_dependencies.conda_packages",
-                                f"conda packages ({listed}) need conda or micromamba, and neither is on PATH",
-                                hint="install micromamba, or list the packages as pip packages instead "
-                                     "(CondaDependencies.create(pip_packages=[...]) or the `- pip:` section of "
-                                     "the conda file), which are built with uv"))
-    elif conda.python_version and not conda.conda_packages and find_interpreter(conda.python_version) is None:
+        mapped, missing = pip_requirements(list(conda.conda_packages))
+        if missing:
+            problems.append(Problem("environment.python.conda_dependencies.conda_packages",
+                                    f"conda packages ({', '.join(missing)}) need conda or micromamba, neither is "
+                                    "on PATH, and they have no pip equivalent",
+                                    hint="install micromamba, or replace them with pip packages "
+                                         "(CondaDependencies.create(pip_packages=[...]))"))
+        else:
+            warnings.warn(f"no conda on PATH: conda packages {', '.join(conda.conda_packages)} will be installed "
+                          f"with pip as {', '.join(mapped) or 'nothing'}", UserWarning, stacklevel=2)
+    if conda.python_version and not (conda.conda_packages and conda_tool()) \
+            and find_interpreter(conda.python_version) is None:
         problems.append(Problem("environment.python.conda_dependencies.python_version",
                                 f"Python {conda.python_version} is not installed on this machine "
                                 f"(this interpreter is {'.'.join(map(str, sys.version_info[:3]))})",
