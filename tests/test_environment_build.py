@@ -101,16 +101,16 @@ def test_ensure_environment_cached_resolution_is_fast(tmp_path: Path) -> None:
     assert (cold.path / "scriptrun-env.json").is_file()
 
 
-def test_conda_only_packages_without_conda_are_a_validation_error(tmp_path: Path, project, monkeypatch) -> None:
+def test_conda_packages_without_pip_equivalent_and_no_conda_are_a_validation_error(tmp_path: Path, project, monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no conda/micromamba here
     ws = Workspace.create(tmp_path / "ws")
     env = Environment("conda")
-    env.python.conda_dependencies = CondaDependencies.create(conda_packages=["mkl"], pip_packages=["six"])
+    env.python.conda_dependencies = CondaDependencies.create(conda_packages=["r-base"], pip_packages=["six"])
     with pytest.raises(ConfigError) as info:
         prepare_job(ScriptRunConfig(str(project(train="")), "train.py", environment=env), ws)
     problem = info.value.problems[0]
     assert problem.path == "environment.python.conda_dependencies.conda_packages"
-    assert "mkl" in problem.message and "micromamba" in problem.message
+    assert "r-base" in problem.message and "micromamba" in problem.message
     assert "pip" in problem.hint
 
 

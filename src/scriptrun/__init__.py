@@ -55,6 +55,7 @@ from scriptrun.errors import (
     SubmitError,
     WorkspaceError,
 )
+from scriptrun.run_details import RunDetails
 from scriptrun.rundir import RunStatus
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
@@ -115,6 +116,7 @@ __all__ = [
     "RayCluster",
     "Run",
     "RunConfiguration",
+    "RunDetails",
     "RunError",
     "RunStatus",
     "SKLearn",
