@@ -3,7 +3,7 @@
 The agent is started on demand by the first client that needs it (``python -m
 scriptrun.agent <workspace>``, in its own session so it outlives the client). Concurrent
 starters are harmless: the agent holds ``agent.lock`` and a second one exits at once.
-Stdlib only, so that training scripts can use it cheaply.
+Requests are the typed models of :mod:`scriptrun.agent.protocol`.
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from scriptrun import errors
+from scriptrun.agent.protocol import Request, Shutdown
 
 START_TIMEOUT_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 300.0
 
 
-def send_request(sock_path: str | os.PathLike[str], request: dict[str, Any], timeout: float | None = 60.0) -> Any:
+def send_request(sock_path: str | os.PathLike[str], request: Request | dict[str, Any],
+                 timeout: float | None = 60.0) -> Any:
     """Send one request and return the ``result`` of the answer (raising its error)."""
+    data = request.model_dump(mode="json") if isinstance(request, Request) else request
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(os.fspath(sock_path))
-        sock.sendall(json.dumps(request).encode() + b"\n")
+        sock.sendall(json.dumps(data).encode() + b"\n")
         buf = bytearray()
         while not buf.endswith(b"\n"):
             chunk = sock.recv(1 << 20)
@@ -52,8 +55,8 @@ class AgentClient:
         self.root = Path(workspace_root)
         self.socket_path = Path(socket_path)
 
-    def call(self, op: str, **params: Any) -> Any:
-        request = {"op": op, **params}
+    def request(self, request: Request) -> Any:
+        """Send ``request`` to the agent (starting it if needed) and return its result."""
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         started = False
         while True:
@@ -73,7 +76,7 @@ class AgentClient:
         """Ask the agent to stop and wait for it to be gone; None if it was not running.
         Runs keep running: the next agent adopts them."""
         try:
-            info = send_request(self.socket_path, {"op": "shutdown"}, timeout=10)
+            info = send_request(self.socket_path, Shutdown(), timeout=10)
         except OSError:
             return None
         deadline = time.monotonic() + wait_seconds

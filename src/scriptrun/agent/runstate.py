@@ -1,6 +1,5 @@
 """A run's record in the agent, persisted as ``<run dir>/status.json``, and what is read
-off a run folder: the v1 details dict, the status an outcome (``exit.json``) maps to, and
-whether a shim still holds the run.
+off a run folder: the v1 details dict and the status an :class:`Outcome` maps to.
 
 :meth:`RunRecord.set_status` is the one place that writes a run's status: it refuses to
 leave a terminal state, timestamps each phase, and persists the record atomically before
@@ -9,18 +8,14 @@ the agent mirrors it into MLflow.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scriptrun.rundir import RunStatus, log_order
+from scriptrun.rundir import LOGS_DIR, SHIM_LOG, STATUS_FILE, Outcome, RunKind, RunStatus, sorted_logs
 from scriptrun.workspace.locking import atomic_write
-
-STATUS_FILE = "status.json"
 
 
 @dataclass
@@ -39,7 +34,7 @@ class RunRecord:
     snapshot_id: str | None = None
     parent_run_id: str | None = None
     target: str = "local"
-    run_type: str = "scriptrun.scriptrun"
+    kind: RunKind = RunKind.SCRIPT
     tags: dict[str, Any] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     submitted_by: str = ""
@@ -50,17 +45,24 @@ class RunRecord:
     environment: dict[str, Any] = field(default_factory=dict)  # built env: hash, cached, seconds
     input_datasets: list[dict[str, Any]] = field(default_factory=list)  # lineage, v1 inputDatasets shape
     output_datasets: list[dict[str, Any]] = field(default_factory=list)
+    reuse_key: str | None = None  # the content key of its plan (runs.submit.plan_job)
+    reuse_components: dict[str, Any] = field(default_factory=dict)
+    reused_from: str | None = None  # a reused step: the run whose results it shows
 
     @property
     def path(self) -> Path:
         return Path(self.run_dir)
+
+    def __post_init__(self) -> None:
+        self.kind = RunKind(self.kind)
 
     @property
     def is_terminal(self) -> bool:
         return RunStatus(self.status).is_terminal()
 
     def set_status(self, status: RunStatus, *, error: dict[str, Any] | None = None) -> bool:
-        """Move to ``status``; False (and no change) if the run is already terminal."""
+        """Move to ``status``; False (and no change) if the run is already terminal or
+        already there. This is the only code that changes a run's status."""
         if self.is_terminal or self.status == status.value:
             return False
         now = time.time()
@@ -85,45 +87,36 @@ class RunRecord:
         return cls(**known)
 
 
-def ray_outcome(status: str, stopped: bool, info: Any) -> dict[str, Any]:
-    """An outcome for a Ray job whose driver never reported one (it could not start…)."""
-    if stopped or status == "STOPPED":
-        return {"reason": "canceled", "exit_code": None, "stderr_tail": ""}
-    message = getattr(info, "message", "") or f"Ray job ended {status}"
-    return {"reason": "failed", "exit_code": None, "failed_process": "ray job", "stderr_tail": message}
-
-
-def outcome_status(outcome: dict[str, Any], record: RunRecord) -> tuple[RunStatus, dict[str, Any] | None]:
-    reason = outcome.get("reason")
-    tail = outcome.get("stderr_tail") or ""
-    if reason == "completed":
+def outcome_status(outcome: Outcome, record: RunRecord) -> tuple[RunStatus, dict[str, Any] | None]:
+    """The status and v1 ``error`` a run's outcome maps to."""
+    tail = outcome.stderr_tail or ""
+    if outcome.reason == "completed":
         return RunStatus.COMPLETED, None
-    if reason == "canceled":
+    if outcome.reason == "canceled":
         return RunStatus.CANCELED, None
-    if reason == "timeout":
+    if outcome.reason == "timeout":
         limit = (record.spec or {}).get("max_run_duration_seconds")
         return RunStatus.FAILED, {"code": "RunTimeout", "message":
                                   f"the run exceeded max_run_duration_seconds={limit} and was stopped",
                                   "stderr_tail": tail}
-    if reason == "lost":
-        return RunStatus.FAILED, {"code": "SystemError", "message":
+    if outcome.reason == "lost":
+        return RunStatus.FAILED, {"code": "SystemError", "message": outcome.message or
                                   "the run's supervisor (shim) died without recording the exit status; "
-                                  f"see {record.path / 'shim.log'}"}
-    code = outcome.get("exit_code")
+                                  f"see {record.path / SHIM_LOG}"}
     last = [line for line in tail.strip().splitlines() if line.strip()]
     summary = last[-1] if last else "no output on stderr"
-    message = f"process {outcome.get('failed_process') or ''} exited with code {code}: {summary}".replace("  ", " ")
-    return RunStatus.FAILED, {"code": "UserError", "message": message, "exit_code": code, "stderr_tail": tail}
+    message = f"process {outcome.failed_process or ''} exited with code {outcome.exit_code}: {summary}"
+    return RunStatus.FAILED, {"code": "UserError", "message": message.replace("  ", " "),
+                              "exit_code": outcome.exit_code, "stderr_tail": tail}
 
 
 def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
-    logs = record.path / "logs"
     details: dict[str, Any] = {
         "runId": record.run_id,
         "experiment": record.experiment,
         "target": record.target,
         "status": record.status,
-        "type": record.run_type,
+        "type": record.kind.value,
         "createdTimeUtc": iso_time(record.created),
         "startTimeUtc": iso_time(record.start_time),
         "properties": dict(record.properties),
@@ -131,8 +124,7 @@ def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "inputDatasets": list(record.input_datasets),
         "outputDatasets": list(record.output_datasets),
         "runDefinition": record.spec,
-        "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted(logs.glob("*.txt"), key=lambda p: log_order(p.stem))}
-        if logs.is_dir() else {},
+        "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted_logs(record.path / LOGS_DIR)},
         "submittedBy": record.submitted_by,
         "parentRunId": record.parent_run_id,
         "snapshotId": record.snapshot_id,
@@ -141,6 +133,9 @@ def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "runDir": record.run_dir,
         "phaseTimesUtc": {k: iso_time(v) for k, v in record.phases.items()},
         "warnings": [],
+        "reuseKey": record.reuse_key,
+        "reuseComponents": dict(record.reuse_components),
+        "reusedFrom": record.reused_from,
     }
     if record.end_time is not None:
         details["endTimeUtc"] = iso_time(record.end_time)
@@ -167,27 +162,3 @@ def iso_time(ts: float | None) -> str | None:
     if ts is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def shim_alive(run_dir: Path) -> bool:
-    """True while a shim holds the run's ``shim.lock``."""
-    lock = run_dir / "shim.lock"
-    if not lock.exists():
-        return False
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)

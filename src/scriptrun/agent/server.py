@@ -1,16 +1,20 @@
-"""The per-workspace agent: single writer of the tracking store, run queue, metric ingester.
+"""The per-workspace agent: single writer of the tracking store, run queue, metric ingester,
+and host of the controllers that drive parent runs.
 
 One agent per workspace (it holds ``.scriptrun/agent.lock``), listening on a 0600 Unix
-socket. It creates runs in MLflow, queues them under ``max_concurrent_runs``, prepares each
-run's working copy and starts its shim, ingests metrics files into MLflow in batches,
-finalises runs (uploads ``outputs/`` and logs, records the end state), answers clients,
-and exits after ``agent_idle_timeout_seconds`` with nothing to do. Runs survive the agent:
-on start it re-adopts every unfinished run from its folder.
+socket (requests: :mod:`scriptrun.agent.protocol`, answers: :mod:`scriptrun.agent.handlers`).
+It creates runs in MLflow, queues them under ``max_concurrent_runs`` (and a parent's own
+cap), prepares each run and hands it to the compute backend of its target — never asking
+which kind — follows it to its :class:`~scriptrun.rundir.Outcome`, ingests metrics files
+into MLflow in batches, finalises runs (uploads ``outputs/`` and logs, records the end state),
+and exits after ``agent_idle_timeout_seconds`` with nothing to do. Runs survive the agent: on
+start it re-adopts every unfinished run and controller from its folder.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import logging
 import os
@@ -23,23 +27,36 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scriptrun.agent.ray_runs import RAY_MARKER, RayRuns
-from scriptrun.agent.requests import AgentRequests
-from scriptrun.agent.runstate import STATUS_FILE, RunRecord, lineage_tags, outcome_status, shim_alive
+from scriptrun.agent.handlers import Handlers
+from scriptrun.agent.host import ControllerHost
+from scriptrun.agent.protocol import Submit
+from scriptrun.agent.runstate import RunRecord, lineage_tags, outcome_status
 from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
-from scriptrun.compute.targets import RAY, target_definitions
-from scriptrun.errors import ScriptrunError
-from scriptrun.rundir import METRICS_FILE, RunStatus, read_records
+from scriptrun.compute.backend import ComputeBackend, Launch
+from scriptrun.compute.targets import make_backend, target_definitions
+from scriptrun.errors import RunError, ScriptrunError
+from scriptrun.rundir import (
+    JOB_FILE,
+    LINEAGE_FILE,
+    LOGS_DIR,
+    METRICS_FILE,
+    STATUS_FILE,
+    WORKDIR,
+    Outcome,
+    RunKind,
+    RunStatus,
+    read_records,
+)
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
 
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
-ADOPT_POLL = 0.1
+WAIT_SLICE = 0.5
 
 
-class Agent(AgentRequests, RayRuns):
+class Agent:
     def __init__(self, workspace: Workspace):
         self.ws = workspace
         self.ws.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +65,11 @@ class Agent(AgentRequests, RayRuns):
         self.changed = threading.Condition(self.lock)
         self.records: dict[str, RunRecord] = {}
         self.active: set[str] = set()  # runs being prepared, executed or finalised here
-        self.cancel_flags: set[str] = set()
+        self.cancel_reasons: dict[str, str] = {}  # runs asked to stop, and why
+        self.reusable: dict[str, str] = {}  # reuse key → newest Completed run with it
+        self.backends: dict[str, ComputeBackend] = {}
+        self.host = ControllerHost(self)
+        self.handlers = Handlers(self)
         self.last_activity = time.monotonic()
         self.started = time.time()
         self.stopping = threading.Event()
@@ -60,12 +81,11 @@ class Agent(AgentRequests, RayRuns):
         sock = self.ws.agent_socket
         if sock.exists():
             sock.unlink()
-        handler = _make_handler(self)
-        self.server = socketserver.ThreadingUnixStreamServer(str(sock), handler)
+        self.server = socketserver.ThreadingUnixStreamServer(str(sock), _make_handler(self))
         self.server.daemon_threads = True
         os.chmod(sock, 0o600)
         self._recover()
-        for target in (self._schedule_loop, self._ingest_loop, self._idle_loop):
+        for target in (self._schedule_loop, self._ingest_loop, self._idle_loop, self.host.loop):
             threading.Thread(target=target, daemon=True).start()
         log.info("agent %s serving %s on %s", os.getpid(), self.ws.root, sock)
         try:
@@ -83,8 +103,19 @@ class Agent(AgentRequests, RayRuns):
         if self.server is not None:
             threading.Thread(target=self.server.shutdown, daemon=True).start()
 
+    def backend(self, target: str) -> ComputeBackend:
+        """The backend of a compute target (one object per target)."""
+        with self.lock:
+            if target not in self.backends:
+                definition = None if target == "local" else target_definitions(self.ws).get(target)
+                if target != "local" and definition is None:
+                    raise RunError(f"compute target {target!r} is not attached to this workspace")
+                self.backends[target] = make_backend(definition, self.tracking)
+            return self.backends[target]
+
     def _recover(self) -> None:
-        """Load every run; re-queue, re-adopt or finalise those left unfinished."""
+        """Load every run; re-queue, re-adopt or finalise script runs left unfinished, and
+        rebuild the controllers of unfinished parents."""
         for status_file in sorted(self.ws.runs_dir.glob(f"*/{STATUS_FILE}")):
             try:
                 record = RunRecord.load(status_file.parent)
@@ -92,33 +123,91 @@ class Agent(AgentRequests, RayRuns):
                 log.exception("unreadable run record %s", status_file)
                 continue
             self.records[record.run_id] = record
-            if record.is_terminal or record.run_type != "scriptrun.scriptrun":
-                continue
-            if record.status == RunStatus.QUEUED.value:
-                continue  # the scheduler picks it up
-            if (record.path / RAY_MARKER).exists():
-                self.active.add(record.run_id)
-                threading.Thread(target=self._watch_ray, args=(record,), daemon=True).start()
-            elif (record.path / "launch.json").exists():
-                if not (record.path / "shim.lock").exists():  # died between writing launch.json and the shim
-                    local.start_shim(record.path)
-                self.active.add(record.run_id)
-                threading.Thread(target=self._watch_adopted, args=(record,), daemon=True).start()
-            else:  # died while preparing: prepare again
-                shutil.rmtree(record.path / "wd", ignore_errors=True)
-                record.status = RunStatus.QUEUED.value
-                record.save()
+            if record.status == RunStatus.COMPLETED.value and record.reuse_key and not record.reused_from:
+                self.reusable[record.reuse_key] = record.run_id
+        for record in sorted(self.records.values(), key=lambda r: r.created):
+            if record.is_terminal or record.status == RunStatus.QUEUED.value:
+                continue  # the scheduler picks queued runs up
+            if record.kind.is_controlled():
+                self.host.recover(record)
+            elif record.kind.has_processes():
+                backend = self.backend(record.target)
+                if backend.launched(record.path):
+                    self.active.add(record.run_id)
+                    threading.Thread(target=self._follow, args=(record, backend), daemon=True).start()
+                else:  # died while preparing: prepare again
+                    shutil.rmtree(record.path / WORKDIR, ignore_errors=True)
+                    self.set_status(record, RunStatus.QUEUED)
 
     def _idle_loop(self) -> None:
         timeout = self.ws.settings.agent_idle_timeout_seconds
         while not self.stopping.wait(1.0):
             with self.lock:
-                busy = any(not r.is_terminal and r.run_type == "scriptrun.scriptrun" for r in self.records.values())
+                busy = any(not r.is_terminal and r.kind is not RunKind.INTERACTIVE for r in self.records.values())
                 if busy or self.active:
                     self.last_activity = time.monotonic()
                 elif time.monotonic() - self.last_activity > timeout:
                     log.info("idle for %.0f s: stopping", timeout)
                     self.stop()
+
+    # -- creating runs ------------------------------------------------------------------------
+
+    def create_run(self, request: Submit, *, allow_reuse: bool = False) -> RunRecord:
+        """Create a run (idempotent: an existing run id is returned as it is). A script run
+        is queued; with ``allow_reuse`` and a Completed run of the same reuse key, it is
+        created Completed, showing that run's results."""
+        with self.changed:
+            if request.run_id in self.records:
+                return self.records[request.run_id]
+            run_dir = self.ws.run_dir(request.run_id)
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            run_dir.mkdir(mode=0o700)  # it records the submitter's environment: keep it private
+            original = self.records.get(self.reusable.get(request.reuse_key or "", "")) if allow_reuse else None
+            tags = {str(k): "" if v is None else str(v) for k, v in request.tags.items()}
+            mlflow_tags = {**tags, "scriptrun.run_id": request.run_id, "scriptrun.run_type": request.kind.value}
+            if request.snapshot_id:
+                mlflow_tags["scriptrun.snapshot_id"] = request.snapshot_id
+            if request.spec and request.spec.get("script"):
+                mlflow_tags["mlflow.source.name"] = str(request.spec["script"])
+            if request.parent_run_id:
+                mlflow_tags["mlflow.parentRunId"] = self.records[request.parent_run_id].mlflow_run_id
+            if original is not None:
+                mlflow_tags["scriptrun.reused_from"] = original.run_id
+            mlflow_run_id, _ = self.tracking.create_run(request.experiment, request.run_id, mlflow_tags)
+            record = RunRecord(run_id=request.run_id, experiment=request.experiment, run_dir=str(run_dir),
+                               mlflow_run_id=mlflow_run_id, spec=request.spec, snapshot_id=request.snapshot_id,
+                               parent_run_id=request.parent_run_id, target=request.target, kind=request.kind,
+                               tags=dict(request.tags), properties=dict(request.properties),
+                               submitted_by=getpass.getuser(), client_env=request.client_env,
+                               client_python=request.client_python, reuse_key=request.reuse_key,
+                               reuse_components=dict(request.reuse_components))
+            record.phases[RunStatus.QUEUED.value] = record.created
+            record.save()
+            self.records[record.run_id] = record
+            self.tracking.set_tags(mlflow_run_id, {"scriptrun.status": RunStatus.QUEUED.value})
+            if original is not None:
+                self._reuse(record, original)
+            elif not record.kind.has_processes():
+                self.set_status(record, RunStatus.RUNNING)
+            self.changed.notify_all()
+            return record
+
+    def _reuse(self, record: RunRecord, original: RunRecord) -> None:
+        """Complete ``record`` as a reuse of ``original``: its results are the original's."""
+        record.reused_from = original.run_id
+        record.properties["azureml.isreused"] = "true"
+        record.properties["scriptrun.reused_from"] = original.run_id
+        record.input_datasets = list(original.input_datasets)
+        record.output_datasets = list(original.output_datasets)
+        record.environment = dict(original.environment)
+        record.save()
+        self.tracking.set_tags(record.mlflow_run_id, {f"scriptrun.property.{k}": v for k, v in
+                                                      record.properties.items()})
+        self.set_status(record, RunStatus.COMPLETED)
+
+    def source_record(self, record: RunRecord) -> RunRecord:
+        """Where a run's results live: itself, or the run a reused step shows."""
+        return self.records.get(record.reused_from or "", record)
 
     # -- scheduling and execution ------------------------------------------------------------
 
@@ -128,8 +217,19 @@ class Agent(AgentRequests, RayRuns):
                 queued = sorted((r for r in self.records.values()
                                  if r.status == RunStatus.QUEUED.value and r.run_id not in self.active),
                                 key=lambda r: r.created)
-                running = sum(1 for rid in self.active if not self.records[rid].is_terminal)
-                for record in queued[: max(0, self.ws.settings.max_concurrent_runs - running)]:
+                running = [self.records[rid] for rid in self.active if not self.records[rid].is_terminal]
+                free = self.ws.settings.max_concurrent_runs - len(running)
+                per_parent: dict[str | None, int] = {}
+                for r in running:
+                    per_parent[r.parent_run_id] = per_parent.get(r.parent_run_id, 0) + 1
+                for record in queued:
+                    if free <= 0:
+                        break
+                    cap = self.host.child_limit(record.parent_run_id)
+                    if cap is not None and per_parent.get(record.parent_run_id, 0) >= cap:
+                        continue
+                    per_parent[record.parent_run_id] = per_parent.get(record.parent_run_id, 0) + 1
+                    free -= 1
                     self.active.add(record.run_id)
                     threading.Thread(target=self._execute, args=(record,), daemon=True).start()
                 self.changed.wait(0.5)
@@ -137,10 +237,9 @@ class Agent(AgentRequests, RayRuns):
     def _execute(self, record: RunRecord) -> None:
         try:
             spec = JobSpec.model_validate(record.spec)
-            target = target_definitions(self.ws).get(spec.compute_target) if spec.compute_target != "local" else None
-            on_ray = bool(target and target.get("type") == RAY)
-            self._set_status(record, RunStatus.PREPARING)
-            workdir = record.path / "wd"
+            backend = self.backend(spec.compute_target)
+            self.set_status(record, RunStatus.PREPARING)
+            workdir = record.path / WORKDIR
             local.make_workdir(self.ws, record.snapshot_id or "", workdir)
             with self.lock:
                 contract = local.contract_env(
@@ -148,22 +247,51 @@ class Agent(AgentRequests, RayRuns):
                     run_dir=str(record.path), tracking_uri=self.ws.tracking_uri,
                     mlflow_run_id=record.mlflow_run_id,
                     mlflow_experiment_id=self.tracking.experiment_id(record.experiment))
-                if record.run_id in self.cancel_flags:
-                    self._finish(record, RunStatus.CANCELED, None)
-                    return
             spec, python, extra_env = self._prepare(record, spec, workdir)
-            env = {**local.job_env(spec, {} if on_ray else record.client_env, contract), **extra_env}
-            if on_ray:
-                self._run_on_ray(record, spec, workdir, env, python, str(target["address"]),
-                                 target.get("shared_filesystem"))
+            if record.run_id in self.cancel_reasons:
+                self._finish(record, RunStatus.CANCELED, None)
                 return
-            local.write_launch(record.path, workdir, spec, env, python)
-            proc = local.start_shim(record.path)
-            self._set_status(record, RunStatus.RUNNING)
-            proc.wait()
-            self._finalize(record)
+            env = {**local.job_env(spec, backend.base_env(record.client_env), contract), **extra_env}
+            backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id))
+            self._follow(record, backend)
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             self._fail(record, exc)
+
+    def _follow(self, record: RunRecord, backend: ComputeBackend) -> None:
+        """Follow a started run to its outcome (also one an earlier agent started), then finalise."""
+        try:
+            cancel_sent = False
+            while True:
+                if record.status == RunStatus.PREPARING.value and backend.running(record.path):
+                    self.set_status(record, RunStatus.RUNNING)
+                outcome = backend.wait(record.path, WAIT_SLICE)
+                if outcome is not None:
+                    break
+                if record.run_id in self.cancel_reasons and not cancel_sent:
+                    backend.cancel(record.path)
+                    cancel_sent = True
+            self._finalize(record, outcome)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(record, exc)
+
+    def cancel_run(self, record: RunRecord, reason: str = "") -> str:
+        """Ask a run to stop: a queued one ends at once, a controlled parent stops its
+        children, a running one has every process stopped. Returns the status now."""
+        with self.changed:
+            if record.is_terminal:
+                return record.status
+            self.cancel_reasons.setdefault(record.run_id, reason)
+            if not record.kind.is_controlled() and (record.run_id not in self.active
+                                                    or not record.kind.has_processes()):
+                self._finish(record, RunStatus.CANCELED, None)
+                return record.status
+        if record.kind.is_controlled():  # outside the agent's lock: the host takes its own
+            self.host.cancel(record.run_id)
+            return record.status if record.is_terminal else RunStatus.CANCEL_REQUESTED.value
+        backend = self.backend(record.target)
+        if backend.launched(record.path):
+            backend.cancel(record.path)
+        return RunStatus.CANCEL_REQUESTED.value
 
     def _fail(self, record: RunRecord, exc: Exception) -> None:
         """End a run that the agent could not carry through. A ScriptrunError (an environment
@@ -189,7 +317,7 @@ class Agent(AgentRequests, RayRuns):
         if needs_build(spec.environment):
             assert isinstance(spec.environment, EnvironmentSpec)
             built = ensure_environment(self.ws, spec.environment,
-                                       log_file=record.path / "logs" / "environment_build.txt",
+                                       log_file=record.path / LOGS_DIR / "environment_build.txt",
                                        client_python=record.client_python or None)
             python = built.python
             record.environment = {"hash": built.hash, "cached": built.cached, "seconds": round(built.seconds, 3),
@@ -207,63 +335,52 @@ class Agent(AgentRequests, RayRuns):
             self.tracking.set_tags(record.mlflow_run_id, lineage_tags(data.inputs, "input"))
         return data.spec, python, data.env
 
-    def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: dict[str, Any]) -> None:
+    def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: Outcome) -> None:
         """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec;
         and, only when the run completed, its output datasets (registered when asked to)."""
         with self.lock:
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
-            self.tracking.log_artifacts(record.mlflow_run_id, record.path / "logs", "user_logs")
-            spec_file = record.path / "job.json"
+            self.tracking.log_artifacts(record.mlflow_run_id, record.path / LOGS_DIR, "user_logs")
+            spec_file = record.path / JOB_FILE
             spec_file.write_text(json.dumps(record.spec, indent=2))
             self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
         spec = JobSpec.model_validate(record.spec) if record.spec else None
-        if outcome.get("reason") == "completed" and spec is not None and spec.outputs:
+        if outcome.reason == "completed" and spec is not None and spec.outputs:
             from scriptrun.data.materialize import deliver_outputs
 
             record.output_datasets = deliver_outputs(self.ws, spec, run_id=record.run_id, run_dir=record.path)
             record.save()
         if record.input_datasets or record.output_datasets:
-            lineage = record.path / "lineage.json"
+            lineage = record.path / LINEAGE_FILE
             lineage.write_text(json.dumps({"inputDatasets": record.input_datasets,
                                            "outputDatasets": record.output_datasets}, indent=2))
             with self.lock:
                 self.tracking.set_tags(record.mlflow_run_id, lineage_tags(record.output_datasets, "output"))
                 self.tracking.log_artifact(record.mlflow_run_id, lineage, "scriptrun")
 
-    def _watch_adopted(self, record: RunRecord) -> None:
-        """Wait for a shim this agent did not start (after an agent restart), then finalise."""
-        try:
-            if record.status != RunStatus.FINALIZING.value:
-                deadline = time.monotonic() + 10
-                while shim_alive(record.path) or (
-                        not (record.path / "shim.json").exists() and time.monotonic() < deadline):
-                    time.sleep(ADOPT_POLL)
-            self._finalize(record)
-        except Exception as exc:  # noqa: BLE001
-            self._fail(record, exc)
-
-    def _finalize(self, record: RunRecord) -> None:
-        self._set_status(record, RunStatus.FINALIZING)
-        try:
-            outcome = json.loads((record.path / "exit.json").read_text())
-        except (OSError, ValueError):
-            outcome = {"reason": "lost", "exit_code": None, "stderr_tail": ""}
-        self._ingest(record)
-        workdir = record.path / "wd"
+    def _finalize(self, record: RunRecord, outcome: Outcome) -> None:
+        self.set_status(record, RunStatus.FINALIZING)
+        self.ingest(record)
+        workdir = record.path / WORKDIR
         self._collect_outputs(record, workdir, outcome)
         status, error = outcome_status(outcome, record)
         self._finish(record, status, error)
         shutil.rmtree(workdir, ignore_errors=True)
 
     def _finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
-        self._set_status(record, status, error=error)
+        reason = self.cancel_reasons.get(record.run_id)
+        if status is RunStatus.CANCELED and reason and error is None:
+            error = {"code": "Canceled", "message": reason}
+        self.set_status(record, status, error=error)
         with self.changed:
             self.active.discard(record.run_id)
-            self.cancel_flags.discard(record.run_id)
+            self.cancel_reasons.pop(record.run_id, None)
             self.changed.notify_all()
 
-    def _set_status(self, record: RunRecord, status: RunStatus, *, error: dict[str, Any] | None = None) -> None:
+    def set_status(self, record: RunRecord, status: RunStatus, *, error: dict[str, Any] | None = None) -> None:
+        """Change a run's status (through :meth:`RunRecord.set_status`, the one writer),
+        mirror it into MLflow, wake waiters and tell the parent's controller."""
         with self.changed:
             if not record.set_status(status, error=error):
                 return
@@ -273,9 +390,13 @@ class Agent(AgentRequests, RayRuns):
             self.tracking.set_tags(record.mlflow_run_id, tags)
             if status.is_terminal():
                 self.tracking.terminate(record.mlflow_run_id, status, record.end_time or time.time())
+            if status is RunStatus.COMPLETED and record.reuse_key and not record.reused_from:
+                self.reusable[record.reuse_key] = record.run_id
             self.changed.notify_all()
+        if record.parent_run_id:
+            self.host.notify(record.parent_run_id, record.run_id)
 
-    # -- metrics ---------------------------------------------------------------------------
+    # -- metrics and files -------------------------------------------------------------------
 
     def _ingest_loop(self) -> None:
         while not self.stopping.wait(INGEST_INTERVAL):
@@ -283,11 +404,11 @@ class Agent(AgentRequests, RayRuns):
                 pending = [r for r in self.records.values() if not r.is_terminal]
             for record in pending:
                 try:
-                    self._ingest(record)
+                    self.ingest(record)
                 except Exception:  # noqa: BLE001 - keep ingesting the other runs
                     log.exception("ingesting metrics of %s failed", record.run_id)
 
-    def _ingest(self, record: RunRecord) -> None:
+    def ingest(self, record: RunRecord) -> None:
         with self.lock:
             records, offset = read_records(record.path / METRICS_FILE, record.ingested_offset)
             if not records:
@@ -307,9 +428,9 @@ class Agent(AgentRequests, RayRuns):
         elif kind in ("up", "img"):
             src = rec.get("src")
             if src and Path(src).exists():
-                self._upload(record, str(rec.get("p") or rec.get("n")), src)
+                self.upload(record, str(rec.get("p") or rec.get("n")), src)
 
-    def _upload(self, record: RunRecord, name: str, path: str) -> None:
+    def upload(self, record: RunRecord, name: str, path: str) -> None:
         name = name.strip("/")
         folder, _, base = name.rpartition("/")
         with tempfile.TemporaryDirectory() as tmp:
@@ -329,7 +450,7 @@ def _make_handler(agent: Agent) -> type[socketserver.StreamRequestHandler]:
             if not line:
                 return
             try:
-                result = {"ok": True, "result": agent.handle(json.loads(line))}
+                result = {"ok": True, "result": agent.handlers.handle(json.loads(line))}
             except ScriptrunError as exc:
                 result = {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)}}
             except Exception as exc:  # noqa: BLE001 - report internal errors to the client

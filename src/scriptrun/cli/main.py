@@ -108,9 +108,9 @@ def list_runs(
     workspace: Optional[Path] = WorkspaceOpt,
 ) -> None:
     """List runs, newest first."""
-    from scriptrun.runs.run import agent_client
+    from scriptrun.runs.run import list_runs
 
-    rows = agent_client(_workspace(workspace)).call("list", experiment=experiment, status=status, limit=last)
+    rows = list_runs(_workspace(workspace), experiment=experiment, status=status, limit=last)
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -245,12 +245,11 @@ def workspace_create(path: Path = typer.Argument(Path("."), help="Project folder
 @agent_app.command("status")
 def agent_status(workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Is the agent running, and what is it doing?"""
-    from scriptrun.agent.client import send_request
+    from scriptrun.runs.run import agent_info
 
     ws = _workspace(workspace)
-    try:
-        info = send_request(ws.agent_socket, {"op": "ping"}, timeout=10)
-    except OSError:
+    info = agent_info(ws)
+    if info is None:
         out.print(f"agent: not running (workspace {ws.root}); it starts on the next submission")
         return
     out.print_json(json.dumps(info))

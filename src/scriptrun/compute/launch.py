@@ -29,12 +29,29 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scriptrun.spec import JobSpec, MpiSpec, ParallelTaskSpec, PyTorchSpec, TensorflowSpec
 
 MPI_RANK_WRAPPER = Path(__file__).resolve().parent / "mpi_rank.py"
+LOOPBACK = "127.0.0.1"
+
+
+def free_ports(count: int, host: str = "") -> list[int]:
+    """``count`` distinct ports that are free on this host right now (``host`` to bind; all
+    interfaces by default)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,8 @@ def plan_processes(spec: JobSpec, hosts: list[str], ports: list[int], *, python:
     if dist is None:
         return [ProcessPlan("std_log", 0, common)]
     if isinstance(dist, PyTorchSpec):
+        if hosts[0] == LOOPBACK:
+            common["GLOO_SOCKET_IFNAME"] = "lo"  # virtual nodes talk over loopback
         return _pytorch(dist, hosts, ports[0], common)
     if isinstance(dist, TensorflowSpec):
         return _tensorflow(dist, hosts, ports, common)

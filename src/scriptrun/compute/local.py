@@ -7,28 +7,46 @@ paying for nodes.
 What the user's process sees (on every backend): its working directory is a copy of the
 snapshot with ``./outputs`` and ``./logs`` created; ``python`` is the environment's
 interpreter; ``$VAR`` tokens in its argv are expanded from its environment; and the
-variables below are set. The shim (``agent/shim.py``) then supervises it.
+variables below are set. The shim (``compute/shim.py``) then supervises it; the Ray
+backend runs the same processes (``build_processes``) under the same shim on its nodes.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
+import os
 import re
 import shutil
-import socket
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scriptrun.compute.launch import plan_processes, ports_needed
-from scriptrun.spec import EnvironmentSpec, JobSpec, PyTorchSpec
+from scriptrun.compute.backend import Launch
+from scriptrun.compute.launch import LOOPBACK, ProcessPlan, free_ports, plan_processes, ports_needed
+from scriptrun.errors import Problem
+from scriptrun.rundir import (
+    EXIT_FILE,
+    LAUNCH_FILE,
+    LOGS_DIR,
+    SHIM_FILE,
+    SHIM_LOCK,
+    SHIM_LOG,
+    Outcome,
+    read_json,
+    write_json_atomic,
+)
+from scriptrun.spec import EnvironmentSpec, JobSpec
+from scriptrun.spec.checks import has_nvidia_gpu
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.snapshot import materialize
 
-SHIM = Path(__file__).resolve().parent.parent / "agent" / "shim.py"
+SHIM = Path(__file__).resolve().parent / "shim.py"
 GRACE_SECONDS = 10.0
-LOOPBACK = "127.0.0.1"
+POLL_SECONDS = 0.05
 _STALE_PREFIXES = ("SCRIPTRUN_", "AZUREML_", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_")
 _VAR = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
@@ -96,18 +114,20 @@ def make_workdir(workspace: Workspace, snapshot_id: str, workdir: Path) -> None:
     (workdir / "logs").mkdir(exist_ok=True)
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct ports that are free on ``host`` right now."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind((host, 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+def build_processes(spec: JobSpec, plans: list[ProcessPlan], env: dict[str, str], python: str,
+                    cwd: str) -> list[dict[str, Any]]:
+    """The shim's description of each planned process: argv, environment and retry policy.
+    The job environment's ``bin`` folder comes first on ``PATH``, so ``python``, ``pip``,
+    ``torchrun`` and console scripts resolve to it in every process (list or string command)."""
+    bin_dir = os.path.dirname(python)
+    processes = []
+    for plan in plans:
+        process_env = {**env, **plan.env}
+        process_env["PATH"] = os.pathsep.join(p for p in (bin_dir, process_env.get("PATH", os.defpath)) if p)
+        processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, python, process_env)],
+                          "env": process_env, "cwd": cwd, "max_retries": plan.max_retries,
+                          "terminal_exit_codes": list(plan.terminal_exit_codes)})
+    return processes
 
 
 def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str, *,
@@ -115,24 +135,118 @@ def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str
     """Write ``launch.json`` for the shim: the job's processes on ``node_count`` virtual nodes
     of this machine, each with the rank environment a cluster would give it."""
     hosts = [LOOPBACK] * spec.node_count
-    plans = plan_processes(spec, hosts, free_ports(ports_needed(spec)), python=python,
-                           logs_dir=str(run_dir / "logs"))
-    processes = []
-    for plan in plans:
-        process_env = {**env, **plan.env}
-        if isinstance(spec.distributed_job_config, PyTorchSpec):
-            process_env.setdefault("GLOO_SOCKET_IFNAME", "lo")  # virtual nodes talk over loopback
-        processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, python, process_env)],
-                          "env": process_env, "cwd": str(workdir), "max_retries": plan.max_retries,
-                          "terminal_exit_codes": list(plan.terminal_exit_codes)})
-    launch = {"processes": processes, "timeout_seconds": spec.max_run_duration_seconds,
-              "grace_seconds": grace_seconds}
-    (run_dir / "launch.json").write_text(json.dumps(launch))
+    logs = str(run_dir / LOGS_DIR)
+    plans = plan_processes(spec, hosts, free_ports(ports_needed(spec), LOOPBACK), python=python, logs_dir=logs)
+    launch = {"processes": build_processes(spec, plans, env, python, str(workdir)),
+              "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": grace_seconds, "logs_dir": logs}
+    write_json_atomic(run_dir / LAUNCH_FILE, launch)
     return launch
 
 
 def start_shim(run_dir: Path) -> subprocess.Popen[bytes]:
     """Start the shim for ``run_dir`` in its own session, so it outlives the agent."""
-    with open(run_dir / "shim.log", "ab") as log:
+    with open(run_dir / SHIM_LOG, "ab") as log:
         return subprocess.Popen([sys.executable, "-S", str(SHIM), str(run_dir)], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=log, start_new_session=True, close_fds=True)
+
+
+def shim_alive(run_dir: Path) -> bool:
+    """True while a shim holds the run's ``shim.lock``."""
+    lock = run_dir / SHIM_LOCK
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def kill_process_groups(run_dir: Path) -> list[int]:
+    """SIGKILL every process group the run's shim recorded (its supervisor is dead)."""
+    info = read_json(run_dir / SHIM_FILE) or {}
+    killed = []
+    for pgid in info.get("pids", []):
+        try:
+            os.killpg(int(pgid), signal.SIGKILL)
+            killed.append(int(pgid))
+        except (ProcessLookupError, PermissionError):
+            pass
+    return killed
+
+
+class LocalBackend:
+    """Runs each job as ``node_count`` virtual nodes of this machine, under a shim."""
+
+    def __init__(self) -> None:
+        self._shims: dict[Path, subprocess.Popen[bytes]] = {}
+
+    def check(self, spec: JobSpec, tracking_uri: str | None = None) -> list[Problem]:
+        dist = spec.distributed_job_config
+        if dist is not None and dist.type == "pytorch" and dist.communication_backend == "nccl" \
+                and not has_nvidia_gpu():
+            return [Problem("distributed_job_config.communication_backend",
+                            "the NCCL backend needs NVIDIA GPUs, and this machine has none",
+                            hint="use PyTorchConfiguration(communication_backend='Gloo') to train on CPUs")]
+        if dist is not None and dist.type == "mpi" and shutil.which("mpirun") is None:
+            return [Problem("distributed_job_config", "an MPI job needs `mpirun`, which is not on PATH",
+                            hint="install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin); "
+                                 "`bash scripts/setup.sh` does it as root")]
+        return []
+
+    def base_env(self, client_env: Mapping[str, str]) -> dict[str, str]:
+        return dict(client_env)
+
+    def start(self, launch: Launch) -> None:
+        write_launch(launch.run_dir, launch.workdir, launch.spec, launch.env, launch.python)
+        self._shims[launch.run_dir] = start_shim(launch.run_dir)
+
+    def launched(self, run_dir: Path) -> bool:
+        if (run_dir / LAUNCH_FILE).exists() and not (run_dir / SHIM_LOCK).exists():
+            self._shims[run_dir] = start_shim(run_dir)  # the agent died between launch.json and the shim
+        return (run_dir / LAUNCH_FILE).exists()
+
+    def running(self, run_dir: Path) -> bool:
+        return (run_dir / LAUNCH_FILE).exists()
+
+    def wait(self, run_dir: Path, timeout: float) -> Outcome | None:
+        proc = self._shims.get(run_dir)
+        if proc is not None:  # our own child: wait on it (and reap it)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+            del self._shims[run_dir]
+        else:  # started by an earlier agent: the shim's lock tells
+            deadline = time.monotonic() + timeout
+            while self._shim_pending(run_dir):
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(POLL_SECONDS)
+        outcome = Outcome.read(run_dir)
+        if outcome is None:  # the supervisor died without recording one: leave nothing behind
+            killed = kill_process_groups(run_dir)
+            outcome = Outcome("lost", message="the run's supervisor (shim) died without recording how the run "
+                                              f"ended; {len(killed)} process group(s) of the run were stopped. "
+                                              f"See {run_dir / SHIM_LOG}")
+        return outcome
+
+    def _shim_pending(self, run_dir: Path) -> bool:
+        if shim_alive(run_dir):
+            return True
+        # a shim that has not taken its lock yet (just started by launched()) gets a moment
+        return not (run_dir / EXIT_FILE).exists() and not (run_dir / SHIM_FILE).exists() \
+            and time.time() - (run_dir / LAUNCH_FILE).stat().st_mtime < 10
+
+    def cancel(self, run_dir: Path) -> None:
+        shim = read_json(run_dir / SHIM_FILE)
+        if shim and shim_alive(run_dir):
+            try:
+                os.kill(int(shim["pid"]), signal.SIGTERM)
+            except ProcessLookupError:
+                pass

@@ -1,21 +1,37 @@
-"""The agent's side of the Ray compute target: submit, watch and stop Ray jobs.
+"""The Ray compute backend: a run becomes a Ray job, submitted through the Jobs API.
 
 The snapshot becomes the job's ``working_dir``; the entrypoint is
 ``<python> -m scriptrun.compute.ray_driver <job file>`` (an absolute interpreter: a bare
-``python`` would be whatever was on PATH where ``ray start`` ran). Only this module and the
-driver import Ray, lazily, with an install hint when it is missing.
+``python`` would be whatever was on PATH where ``ray start`` ran). The driver places the
+job's nodes and supervises each node's processes with the same shim as the local backend.
+``ray_job.json`` in the run folder remembers the cluster and the job, so a restarted agent
+follows the job to its end. Only this module and the driver import Ray, lazily, with an
+install hint when it is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from scriptrun.errors import SubmitError
+from scriptrun.compute.backend import ArtifactSource, Launch
+from scriptrun.errors import Problem, SubmitError
+from scriptrun.rundir import LOGS_DIR, METRICS_FILE, RAY_JOB_FILE, Outcome, read_json, write_json_atomic
+from scriptrun.spec import JobSpec
 
 JOB_FILE = ".scriptrun-job.json"
+RESULT_MARKER = "SCRIPTRUN_RESULT "
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+POLL_SECONDS = 0.1
+PUBLISHED_METRICS = "scriptrun/metrics.jsonl"
+PUBLISHED_LOGS = "user_logs"
 
 
 def _client(address: str) -> Any:
@@ -31,44 +47,136 @@ def _client(address: str) -> Any:
                           "(`ray start --head`), and is the address its dashboard (port 8265)?") from None
 
 
-class RayJobs:
-    """One Ray cluster's Jobs API."""
-
-    def __init__(self, address: str):
-        self.address = address
-        self.client = _client(address)
-
-    def submit(self, job_id: str, workdir: Path, job: dict[str, Any], python: str,
-               env_vars: dict[str, str], *, nodes: int) -> str:
-        """Submit; a single-node job's driver runs the processes itself, so it takes a CPU."""
-        (workdir / JOB_FILE).write_text(json.dumps(job))
-        return self.client.submit_job(
-            entrypoint=f"{python} -m scriptrun.compute.ray_driver {JOB_FILE}",
-            submission_id=job_id,
-            runtime_env={"working_dir": str(workdir), "env_vars": env_vars},
-            entrypoint_num_cpus=1 if nodes == 1 else 0,
-            metadata={"scriptrun.run_id": job_id},
-        )
-
-    def status(self, job_id: str) -> str:
-        return str(self.client.get_job_status(job_id).value)
-
-    def logs(self, job_id: str) -> str:
-        return self.client.get_job_logs(job_id)
-
-    def stop(self, job_id: str) -> None:
-        self.client.stop_job(job_id)
-
-    def info(self, job_id: str) -> Any:
-        return self.client.get_job_info(job_id)
-
-
-def result_from_logs(text: str) -> dict[str, Any] | None:
+def result_from_logs(text: str) -> Outcome | None:
     """The driver's ``SCRIPTRUN_RESULT`` line, if it got to print one."""
     for line in reversed(text.splitlines()):
-        if line.startswith("SCRIPTRUN_RESULT "):
+        if line.startswith(RESULT_MARKER):
             try:
-                return json.loads(line[len("SCRIPTRUN_RESULT "):])
-            except ValueError:
+                return Outcome.from_json(json.loads(line[len(RESULT_MARKER):]))
+            except (ValueError, TypeError):
                 return None
     return None
+
+
+class RayBackend:
+    """One attached Ray cluster. ``shared_filesystem``: whether its nodes see the workspace
+    folder at the same path (None: the driver detects it per run)."""
+
+    def __init__(self, address: str, shared_filesystem: bool | None = None,
+                 artifacts: ArtifactSource | None = None):
+        self.address = address
+        self.shared_filesystem = shared_filesystem
+        self.artifacts = artifacts
+        self._clients: dict[str, Any] = {}
+
+    def _jobs(self, address: str | None = None) -> Any:
+        address = address or self.address
+        if address not in self._clients:
+            self._clients[address] = _client(address)
+        return self._clients[address]
+
+    def check(self, spec: JobSpec, tracking_uri: str | None) -> list[Problem]:
+        problems = []
+        if importlib.util.find_spec("ray") is None:
+            problems.append(Problem("compute_target", f"{spec.compute_target!r} is a Ray cluster, but Ray is not "
+                                    "installed in this environment", hint="pip install 'scriptrun[ray]'"))
+        else:
+            try:
+                self._jobs()  # reachable now, or the submission fails here rather than on the run
+            except SubmitError as exc:
+                problems.append(Problem("compute_target", str(exc),
+                                        hint=f"start the cluster, or re-attach {spec.compute_target!r} with "
+                                             "`scriptrun compute attach-ray NAME --address URL`"))
+        host = urlparse(self.address).hostname or ""
+        if tracking_uri and tracking_uri.startswith(("sqlite:", "file:")) and host not in ("127.0.0.1", "localhost",
+                                                                                          "::1"):
+            problems.append(Problem("compute_target", f"the Ray cluster at {self.address} cannot reach this "
+                                    f"workspace's local tracking store ({tracking_uri})",
+                                    hint="serve the store with `scriptrun tracking serve --host 0.0.0.0` and set "
+                                         "`tracking_uri: http://<this host>:5000` in .scriptrun/config.yaml"))
+        dist = spec.distributed_job_config
+        if dist is not None and dist.type == "mpi" and spec.node_count > 1:
+            problems.append(Problem("node_count", "MPI jobs on a Ray cluster run on a single node",
+                                    hint="use node_count=1 (with process_count_per_node ranks), or "
+                                         "PyTorchConfiguration/TensorflowConfiguration across nodes"))
+        return problems
+
+    def base_env(self, client_env: Mapping[str, str]) -> dict[str, str]:
+        return {}  # the cluster's nodes have environments of their own
+
+    def start(self, launch: Launch) -> None:
+        """Submit the run as a Ray job; a single-node job's driver runs the processes itself,
+        so it takes a CPU."""
+        job = {"spec": launch.spec.model_dump(mode="json"), "env": launch.env, "python": launch.python,
+               "run_dir": str(launch.run_dir), "workdir": str(launch.workdir),
+               "shared_filesystem": self.shared_filesystem}
+        (launch.workdir / JOB_FILE).write_text(json.dumps(job))
+        self._jobs().submit_job(
+            entrypoint=f"{launch.python} -m scriptrun.compute.ray_driver {JOB_FILE}",
+            submission_id=launch.run_id,
+            runtime_env={"working_dir": str(launch.workdir), "env_vars": {"PYTHONUNBUFFERED": "1"}},
+            entrypoint_num_cpus=1 if launch.spec.node_count == 1 else 0,
+            metadata={"scriptrun.run_id": launch.run_id},
+        )
+        write_json_atomic(launch.run_dir / RAY_JOB_FILE, {"address": self.address, "job_id": launch.run_id,
+                                                          "mlflow_run_id": launch.mlflow_run_id})
+
+    def launched(self, run_dir: Path) -> bool:
+        return (run_dir / RAY_JOB_FILE).exists()
+
+    def _job(self, run_dir: Path) -> tuple[Any, str, dict[str, Any]]:
+        info = read_json(run_dir / RAY_JOB_FILE) or {}
+        return self._jobs(info.get("address")), info.get("job_id", run_dir.name), info
+
+    def running(self, run_dir: Path) -> bool:
+        jobs, job_id, _ = self._job(run_dir)
+        return str(jobs.get_job_status(job_id).value) == "RUNNING"
+
+    def wait(self, run_dir: Path, timeout: float) -> Outcome | None:
+        jobs, job_id, info = self._job(run_dir)
+        deadline = time.monotonic() + timeout
+        while (status := str(jobs.get_job_status(job_id).value)) not in TERMINAL:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(POLL_SECONDS)
+        driver_log = jobs.get_job_logs(job_id)
+        logs = run_dir / LOGS_DIR
+        logs.mkdir(exist_ok=True)
+        (logs / "driver.txt").write_text(driver_log)
+        outcome = Outcome.read(run_dir)
+        if outcome is None:  # the cluster does not share this folder (or the driver never reported)
+            outcome = result_from_logs(driver_log) or _outcome_of_job(status, jobs.get_job_info(job_id))
+            self._fetch_published(run_dir, info.get("mlflow_run_id", ""))
+            outcome.write(run_dir)
+        return outcome
+
+    def cancel(self, run_dir: Path) -> None:
+        if self.launched(run_dir):
+            jobs, job_id, _ = self._job(run_dir)
+            jobs.stop_job(job_id)
+
+    def _fetch_published(self, run_dir: Path, mlflow_run_id: str) -> None:
+        """Bring back what a driver without access to this folder published to the tracking
+        store: the metrics file (ingested as usual) and the process logs."""
+        if self.artifacts is None or not mlflow_run_id:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in (PUBLISHED_METRICS, PUBLISHED_LOGS):
+                try:
+                    local_path = Path(self.artifacts.download(mlflow_run_id, name, tmp))
+                except Exception:  # noqa: BLE001 - nothing was published (the driver died early)
+                    continue
+                if local_path.is_dir():
+                    for log_file in local_path.iterdir():
+                        shutil.move(str(log_file), run_dir / LOGS_DIR / log_file.name)
+                else:
+                    shutil.move(str(local_path), run_dir / METRICS_FILE)
+
+
+def _outcome_of_job(status: str, info: Any) -> Outcome:
+    """An outcome for a Ray job whose driver never reported one (it could not start…)."""
+    if status == "STOPPED":
+        return Outcome("canceled")
+    message = getattr(info, "message", "") or f"Ray job ended {status}"
+    return Outcome("failed", failed_process="ray job", stderr_tail=message)
+

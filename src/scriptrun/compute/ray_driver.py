@@ -1,16 +1,22 @@
 """The driver of a scriptrun job on a Ray cluster (the Ray job's entrypoint).
 
 ``python -m scriptrun.compute.ray_driver <job file>`` runs inside the Ray job, in the
-snapshot (Ray's ``working_dir``). It plays the shim's part on the cluster: it reserves one
-placement-group bundle per node (``STRICT_SPREAD`` for several nodes), asks each node for
-its address and free ports, computes every process's rank environment with the same
-``launch.plan_processes`` as the local backend, runs each process as a Ray task pinned to
-its node, stops the others when one fails, enforces the deadline and cancellation (Ray's
-``stop_job`` sends SIGTERM), and reports the outcome — as ``exit.json`` in the run folder
-when the cluster shares the workspace's filesystem (a local cluster does), and always as a
-``SCRIPTRUN_RESULT {...}`` line in its own log. A single-node job needs no placement
-group: the driver, placed on a node with a free CPU, supervises its processes itself with
-the same shim as the local target.
+snapshot (Ray's ``working_dir``). It has no supervisor code of its own: every node's
+processes are supervised by the same shim as on the local target (``compute/shim.py``:
+logs, retries, deadline, SIGTERM-then-SIGKILL, nothing of a finished process left behind).
+
+- A single-node job needs no placement group: the driver, placed on a node with a free
+  CPU, runs the shim over the job's processes itself (Ray is not even imported).
+- A multi-node job reserves one placement-group bundle per node (``STRICT_SPREAD``), asks
+  each node for its address and free ports, plans every process's rank environment with
+  the same ``launch.plan_processes`` as the local backend, and runs one shim per node as a
+  Ray task pinned to its bundle. The first node whose shim reports a failure has the others
+  canceled (Ray's task cancellation reaches the shim as SIGINT: it stops its processes).
+
+The outcome goes to ``exit.json`` in the run folder when the cluster shares the workspace's
+filesystem (a local cluster does), and always as a ``SCRIPTRUN_RESULT {...}`` line in the
+driver's log. A cluster without the workspace's folder gets a scratch run folder here, and
+what the run produced is published to the tracking store for the agent.
 """
 
 from __future__ import annotations
@@ -19,104 +25,33 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import ray
-from ray.util.placement_group import placement_group, remove_placement_group
-from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+from scriptrun.compute.launch import free_ports, plan_processes, ports_needed
+from scriptrun.compute.local import GRACE_SECONDS as LOCAL_GRACE_SECONDS
+from scriptrun.compute.local import build_processes, write_launch
+from scriptrun.compute.ray_backend import PUBLISHED_LOGS, PUBLISHED_METRICS, RESULT_MARKER
+from scriptrun.compute.shim import Shim
+from scriptrun.rundir import (
+    EXIT_FILE,
+    LAUNCH_FILE,
+    LOGS_DIR,
+    METRICS_FILE,
+    WORKDIR,
+    Outcome,
+    write_json_atomic,
+)
+from scriptrun.spec import JobSpec
 
-from scriptrun.agent.shim import Shim, read_tail
-from scriptrun.compute.launch import plan_processes, ports_needed
-from scriptrun.compute.local import build_argv, write_launch
-from scriptrun.rundir import METRICS_FILE
-from scriptrun.spec import JobSpec, PyTorchSpec
-
-RESULT_MARKER = "SCRIPTRUN_RESULT "
 SCRATCH = "scriptrun_run"
+NODES_DIR = "nodes"
 PLACEMENT_TIMEOUT_SECONDS = 120.0
 GRACE_SECONDS = 2.0  # Ray's stop_job escalates to SIGKILL after 3 s
-TAIL_BYTES = 8192
-
-
-@ray.remote(num_cpus=0)
-def probe(port_count: int) -> dict[str, Any]:
-    """Where a bundle landed: node id, address and free ports there."""
-    sockets = [socket.socket() for _ in range(port_count)]
-    try:
-        for sock in sockets:
-            sock.bind(("", 0))
-        ports = [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-    return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
-            "ports": ports}
-
-
-@ray.remote(max_retries=0)
-def run_process(name: str, argv: list[str], env: dict[str, str], cwd: str, log_path: str, max_retries: int,
-                terminal_exit_codes: list[int]) -> dict[str, Any]:
-    """Run one of the job's processes on this node; retry it as its plan allows."""
-    isolated = not os.path.isdir(cwd)  # on another machine: use this node's copy of the working_dir
-    if isolated:
-        cwd = os.getcwd()
-        scratch = os.path.join(cwd, SCRATCH, name)
-        for folder in ("outputs", "logs", scratch):
-            os.makedirs(folder, exist_ok=True)
-        env = {**env, "SCRIPTRUN_RUN_DIR": scratch}
-        log_path = os.path.join(scratch, os.path.basename(log_path))
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    attempt = 0
-    while True:
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env, "SCRIPTRUN_ATTEMPT": str(attempt)},
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-            try:
-                code = proc.wait()
-            except BaseException:  # cancelled by the driver (KeyboardInterrupt) or the worker is stopping
-                _stop_group(proc)
-                raise
-        if code != 0 and attempt < max_retries and code not in terminal_exit_codes:
-            attempt += 1
-            with open(log_path, "ab") as log:
-                log.write(f"\n--- exit code {code}; retry {attempt} of {max_retries} ---\n".encode())
-            continue
-        result = {"name": name, "exit_code": code, "attempts": attempt, "ended": time.time(),
-                  "tail": read_tail(log_path).decode("utf-8", errors="replace")}
-        if isolated:
-            result["files"] = _collect(cwd, scratch, name, log_path)
-        return result
-
-
-def _collect(cwd: str, scratch: str, name: str, log_path: str) -> dict[str, bytes]:
-    """This process's metrics, log and (first process of a node) outputs, to send back."""
-    files = {f"logs/{name}.txt": Path(log_path).read_bytes()}
-    metrics = Path(scratch) / METRICS_FILE
-    if metrics.exists():
-        files[METRICS_FILE] = metrics.read_bytes()
-    for path in Path(cwd, "outputs").rglob("*"):
-        if path.is_file():
-            files[str(path.relative_to(cwd))] = path.read_bytes()
-    return files
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS / 2), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+assert GRACE_SECONDS < LOCAL_GRACE_SECONDS
 
 
 class _Stop(Exception):
@@ -127,21 +62,139 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Stop()
 
 
-def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> dict[str, Any]:
-    """A single-node job: this driver (placed on a node with a free CPU) supervises the
-    processes itself with the shim, exactly as on the local target."""
+def supervise_node(node_dir: str, launch: dict[str, Any], workdir: str) -> dict[str, Any]:
+    """Run one node's processes under the shim; returns its outcome and, on a node that does
+    not share the run folder, the files to send back (logs, metrics, outputs)."""
+    isolated = not os.path.isdir(workdir)
+    if isolated:  # another machine: use this node's copy of the working_dir and a scratch folder
+        cwd = os.getcwd()
+        node_dir = os.path.join(cwd, SCRATCH, os.path.basename(node_dir))
+        os.makedirs(os.path.join(cwd, "outputs"), exist_ok=True)
+        launch = {**launch, "logs_dir": os.path.join(node_dir, LOGS_DIR),
+                  "processes": [{**p, "cwd": cwd, "env": {**p["env"], "SCRIPTRUN_RUN_DIR": node_dir}}
+                                for p in launch["processes"]]}
+    os.makedirs(node_dir, exist_ok=True)
+    write_json_atomic(Path(node_dir) / LAUNCH_FILE, launch)
+    Shim(node_dir).run()
+    result = {"outcome": json.loads(Path(node_dir, EXIT_FILE).read_text())}
+    if isolated:
+        result["files"] = _collect(Path(os.getcwd()), Path(node_dir), Path(launch["logs_dir"]))
+    return result
+
+
+def _collect(cwd: Path, node_dir: Path, logs: Path) -> dict[str, bytes]:
+    files = {f"{LOGS_DIR}/{p.name}": p.read_bytes() for p in logs.glob("*.txt")}
+    metrics = node_dir / METRICS_FILE
+    if metrics.exists():
+        files[METRICS_FILE] = metrics.read_bytes()
+    for path in (cwd / "outputs").rglob("*"):
+        if path.is_file():
+            files[str(path.relative_to(cwd))] = path.read_bytes()
+    return files
+
+
+def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> Outcome:
+    """A single-node job: this driver supervises the processes itself with the shim."""
     write_launch(run_dir, Path(job["workdir"]), spec, {**os.environ, **job["env"]}, job["python"],
                  grace_seconds=GRACE_SECONDS)
-    (run_dir / "exit.json").unlink(missing_ok=True)
+    (run_dir / EXIT_FILE).unlink(missing_ok=True)
     Shim(str(run_dir)).run()
-    return json.loads((run_dir / "exit.json").read_text())
+    return Outcome.read(run_dir) or Outcome("lost", message="the shim recorded no outcome")
 
 
-def drive(job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-    """Run the job; returns its outcome and whether the run folder is shared with the agent.
+def drive_nodes(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> Outcome:
+    """A multi-node job: one placement-group bundle and one shim (a Ray task) per node."""
+    import ray
+    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-    When the cluster does not see the workspace's folder, results are gathered in a scratch
-    run folder here and published to the tracking server (``publish``) for the agent."""
+    ray.init(log_to_driver=False)
+    started = time.time()
+    nodes = spec.node_count
+    pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD")
+
+    def bundle(index: int) -> PlacementGroupSchedulingStrategy:
+        return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)
+
+    @ray.remote(num_cpus=0)
+    def probe(port_count: int) -> dict[str, Any]:
+        return {"node_id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address(),
+                "ports": free_ports(port_count)}
+
+    node_task = ray.remote(max_retries=0)(supervise_node)
+    refs: list[Any] = []
+    try:
+        ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_SECONDS)
+        if not ready:
+            return Outcome("failed", exit_code=1, failed_process="placement", started=started, ended=time.time(),
+                           stderr_tail=f"the cluster could not place {nodes} nodes with 1 free CPU each on "
+                                       f"distinct nodes within {PLACEMENT_TIMEOUT_SECONDS:.0f} s")
+        k = ports_needed(spec)
+        where = ray.get([probe.options(scheduling_strategy=bundle(n)).remote(k) for n in range(nodes)])
+        ports = [where[i % nodes]["ports"][i] if k > 1 else where[0]["ports"][0] for i in range(k)]
+        logs = str(run_dir / LOGS_DIR)
+        plans = plan_processes(spec, [w["ip"] for w in where], ports, python=job["python"], logs_dir=logs)
+        print(f"scriptrun: {len(plans)} process(es) on {nodes} node(s): "
+              + ", ".join(f"{p.name}@{where[p.node_rank]['node_id'][:8]}" for p in plans), flush=True)
+        for n in range(nodes):
+            mine = [p for p in plans if p.node_rank == n]
+            env = {**job["env"], "SCRIPTRUN_NODE_ID": where[n]["node_id"]}
+            launch = {"processes": build_processes(spec, mine, env, job["python"], job["workdir"]),
+                      "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": GRACE_SECONDS,
+                      "logs_dir": logs}
+            refs.append(node_task.options(scheduling_strategy=bundle(n), num_cpus=1 / max(len(mine), 1)).remote(
+                str(run_dir / NODES_DIR / f"node_{n}"), launch, job["workdir"]))
+        return _first_failure(ray, refs, run_dir, Path(job["workdir"]), started)
+    except _Stop:
+        _cancel(ray, refs)
+        return Outcome("canceled", exit_code=143, started=started, ended=time.time())
+    finally:
+        remove_placement_group(pg)
+
+
+def _first_failure(ray: Any, refs: list[Any], run_dir: Path, workdir: Path, started: float) -> Outcome:
+    """Wait for the node shims; the first that did not complete cancels the others and is
+    the run's outcome."""
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for ref in done:
+            try:
+                result = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a node task that died (its node was lost…)
+                _cancel(ray, pending)
+                return Outcome("failed", exit_code=1, failed_process=f"node task {refs.index(ref)}",
+                               started=started, ended=time.time(), stderr_tail=f"{type(exc).__name__}: {exc}")
+            _gather(result.get("files") or {}, run_dir, workdir)
+            outcome = Outcome.from_json(result["outcome"])
+            if outcome.reason != "completed":
+                _cancel(ray, pending)
+                return outcome
+    return Outcome("completed", exit_code=0, started=started, ended=time.time())
+
+
+def _gather(files: dict[str, bytes], run_dir: Path, workdir: Path) -> None:
+    """Files a node sent back because it does not share our folders."""
+    for rel, data in files.items():
+        if rel == METRICS_FILE:
+            with open(run_dir / METRICS_FILE, "ab") as fh:
+                fh.write(data)
+            continue
+        target = (run_dir if rel.startswith(f"{LOGS_DIR}/") else workdir) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _cancel(ray: Any, refs: list[Any]) -> None:
+    """Cancel node shims (SIGINT: they stop their processes) and give them time to do it."""
+    for ref in refs:
+        ray.cancel(ref)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=GRACE_SECONDS + 3)
+
+
+def drive(job: dict[str, Any]) -> tuple[Outcome, bool]:
+    """Run the job; returns its outcome and whether the run folder is shared with the agent."""
     spec = JobSpec.model_validate(job["spec"])
     run_dir = Path(job["run_dir"])
     shared = job.get("shared_filesystem")
@@ -149,62 +202,20 @@ def drive(job: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         shared = run_dir.is_dir() and os.access(run_dir, os.W_OK)
     if not shared:  # a scratch run folder of our own (Ray may clean its working_dir copy early)
         run_dir = Path(tempfile.mkdtemp(prefix="scriptrun-run-"))
-        shutil.copytree(os.getcwd(), run_dir / "wd")
+        shutil.copytree(os.getcwd(), run_dir / WORKDIR)
         os.chdir(run_dir)
-        for folder in ("wd/outputs", "wd/logs", "logs"):
+        for folder in (f"{WORKDIR}/outputs", f"{WORKDIR}/logs", LOGS_DIR):
             (run_dir / folder).mkdir(parents=True, exist_ok=True)
-        job = {**job, "workdir": str(run_dir / "wd"), "env": {**job["env"], "SCRIPTRUN_RUN_DIR": str(run_dir)}}
+        job = {**job, "workdir": str(run_dir / WORKDIR), "env": {**job["env"], "SCRIPTRUN_RUN_DIR": str(run_dir)}}
     try:
-        if spec.node_count == 1:
-            result = drive_one_node(job, spec, run_dir)
-        else:
-            result = drive_nodes(job, spec, run_dir)
+        outcome = drive_one_node(job, spec, run_dir) if spec.node_count == 1 else drive_nodes(job, spec, run_dir)
         if not shared:
             publish(job, run_dir)
     finally:
         if not shared:
             os.chdir("/")
             shutil.rmtree(run_dir, ignore_errors=True)
-    return result, shared
-
-
-def drive_nodes(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> dict[str, Any]:
-    """A multi-node job: one placement-group bundle per node, one Ray task per process."""
-    ray.init(log_to_driver=False)
-    logs = run_dir / "logs"
-    started = time.time()
-    nodes = spec.node_count
-    pg = placement_group([{"CPU": 1}] * nodes, strategy="STRICT_SPREAD")
-    refs: list[Any] = []
-    try:
-        ready, _ = ray.wait([pg.ready()], timeout=PLACEMENT_TIMEOUT_SECONDS)
-        if not ready:
-            message = (f"the cluster could not place {nodes} nodes with 1 free CPU each on distinct nodes "
-                       f"within {PLACEMENT_TIMEOUT_SECONDS:.0f} s")
-            return _result(started, 1, "failed", "placement", message)
-        k = ports_needed(spec)
-        where = ray.get([probe.options(scheduling_strategy=_bundle(pg, n)).remote(k) for n in range(nodes)])
-        hosts = [w["ip"] for w in where]
-        ports = [where[i % nodes]["ports"][i] if k > 1 else where[0]["ports"][0] for i in range(k)]
-        plans = plan_processes(spec, hosts, ports, python=job["python"], logs_dir=str(logs))
-        per_node = max(sum(1 for p in plans if p.node_rank == n) for n in range(nodes))
-        print(f"scriptrun: {len(plans)} process(es) on {nodes} node(s): "
-              + ", ".join(f"{p.name}@{where[p.node_rank]['node_id'][:8]}" for p in plans), flush=True)
-        for plan in plans:
-            env = {**job["env"], **plan.env, "SCRIPTRUN_NODE_ID": where[plan.node_rank]["node_id"]}
-            if isinstance(spec.distributed_job_config, PyTorchSpec) and hosts[0] == "127.0.0.1":
-                env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-            argv = [*plan.wrapper, *build_argv(spec, job["python"], env)]
-            refs.append(run_process.options(scheduling_strategy=_bundle(pg, plan.node_rank),
-                                            num_cpus=1 / per_node).remote(
-                plan.name, argv, env, job["workdir"], str(logs / f"{plan.name}.txt"),
-                plan.max_retries, list(plan.terminal_exit_codes)))
-        return _supervise(refs, plans, started, spec.max_run_duration_seconds, run_dir, Path(job["workdir"]))
-    except _Stop:
-        _cancel(refs)
-        return _result(started, 143, "canceled", None, "")
-    finally:
-        remove_placement_group(pg)
+    return outcome, shared
 
 
 def publish(job: dict[str, Any], run_dir: Path) -> None:
@@ -214,79 +225,26 @@ def publish(job: dict[str, Any], run_dir: Path) -> None:
 
     client = MlflowClient(job["env"]["MLFLOW_TRACKING_URI"])
     run_id = job["env"]["MLFLOW_RUN_ID"]
-    for local, artifact_path in ((Path(job["workdir"]) / "outputs", "outputs"), (run_dir / "logs", "user_logs")):
+    for local, artifact_path in ((Path(job["workdir"]) / "outputs", "outputs"), (run_dir / LOGS_DIR, PUBLISHED_LOGS)):
         if local.is_dir() and any(local.iterdir()):
             client.log_artifacts(run_id, str(local), artifact_path)
     metrics = run_dir / METRICS_FILE
     if metrics.exists():
-        client.log_artifact(run_id, str(metrics), "scriptrun")
-
-
-def _supervise(refs: list[Any], plans: list[Any], started: float, timeout: int, run_dir: Path,
-               workdir: Path) -> dict[str, Any]:
-    names = {ref: plan.name for ref, plan in zip(refs, plans, strict=True)}
-    pending = list(refs)
-    deadline = started + timeout
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
-        for ref in done:
-            try:
-                outcome = ray.get(ref)
-            except Exception as exc:  # noqa: BLE001 - a task that died (its node was lost…)
-                _cancel(pending)
-                return _result(started, 1, "failed", names[ref], f"{type(exc).__name__}: {exc}")
-            _gather(outcome.get("files") or {}, run_dir, workdir)
-            if outcome["exit_code"] != 0:
-                _cancel(pending)
-                return _result(started, outcome["exit_code"], "failed", outcome["name"], outcome["tail"])
-        if time.time() > deadline:
-            _cancel(pending)
-            return _result(started, 1, "timeout", None, "")
-    return _result(started, 0, "completed", None, "")
-
-
-def _gather(files: dict[str, bytes], run_dir: Path, workdir: Path) -> None:
-    """Files a process sent back from a node that does not share our folders."""
-    for rel, data in files.items():
-        if rel == METRICS_FILE:
-            with open(run_dir / METRICS_FILE, "ab") as fh:
-                fh.write(data)
-            continue
-        target = (run_dir if rel.startswith("logs/") else workdir) / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-
-
-def _cancel(refs: list[Any]) -> None:
-    for ref in refs:
-        ray.cancel(ref)
-    if refs:
-        ray.wait(refs, num_returns=len(refs), timeout=GRACE_SECONDS)
-
-
-def _bundle(pg: Any, index: int) -> PlacementGroupSchedulingStrategy:
-    return PlacementGroupSchedulingStrategy(placement_group=pg, placement_group_bundle_index=index)
-
-
-def _result(started: float, code: int, reason: str, failed: str | None, tail: str) -> dict[str, Any]:
-    return {"exit_code": code, "reason": reason, "failed_process": failed, "started": started,
-            "ended": time.time(), "stderr_tail": tail}
+        client.log_artifact(run_id, str(metrics), PUBLISHED_METRICS.rpartition("/")[0])
 
 
 def main(job_file: str) -> int:
     job = json.loads(Path(job_file).read_text())
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result, shared = drive(job)
+        outcome, shared = drive(job)
     except _Stop:
-        result, shared = _result(time.time(), 143, "canceled", None, ""), False
+        outcome, shared = Outcome("canceled", exit_code=143, ended=time.time()), False
     run_dir = Path(job["run_dir"])
-    if shared and not (run_dir / "exit.json").exists():
-        tmp = run_dir / "exit.json.tmp"
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, run_dir / "exit.json")
-    print(RESULT_MARKER + json.dumps(result), flush=True)
-    return 0 if result["reason"] == "completed" else 1
+    if shared and not (run_dir / EXIT_FILE).exists():
+        outcome.write(run_dir)
+    print(RESULT_MARKER + json.dumps(outcome.to_json()), flush=True)
+    return 0 if outcome.reason == "completed" else 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """The per-run shim: supervises one run's processes, independent of the agent.
 
 Run as ``python -S shim.py <run dir>`` (stdlib only, self-contained: it is executed as a
-file, never imported from the package). It reads ``launch.json``, starts each process in its
+file by the local backend, and imported by the Ray driver to supervise each node's
+processes the same way). It reads ``launch.json``, starts each process in its
 own process group, copies its output to ``logs/<name>.txt``, retries a failed process when
 its plan allows, enforces the run's deadline and cancellation (SIGTERM to the shim) with
 SIGTERM then SIGKILL to every process group, stops the others when one process fails, and
 finally writes ``exit.json``. It holds an exclusive ``flock`` on ``shim.lock`` for its whole
 life, so the agent (or a restarted agent) can tell a live shim from a dead one without
 trusting pids.
+
+The file names below are those of :mod:`scriptrun.rundir` (a test checks they match); the
+shim keeps its own copies because it runs with ``python -S``, outside the package.
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ import sys
 import time
 
 TAIL_BYTES = 8192
+LAUNCH_FILE = "launch.json"
+SHIM_FILE = "shim.json"
+SHIM_LOCK = "shim.lock"
+EXIT_FILE = "exit.json"
+LOGS_DIR = "logs"
 
 
 class Shim:
     def __init__(self, run_dir: str):
         self.run_dir = run_dir
-        self.logs = os.path.join(run_dir, "logs")
-        with open(os.path.join(run_dir, "launch.json")) as fh:
+        with open(os.path.join(run_dir, LAUNCH_FILE)) as fh:
             self.launch = json.load(fh)
+        self.logs = self.launch.get("logs_dir") or os.path.join(run_dir, LOGS_DIR)
         self.specs: list[dict] = self.launch["processes"]
         self.grace = float(self.launch.get("grace_seconds", 10))
         self.cancel_requested = False
@@ -60,16 +69,20 @@ class Shim:
         self.open_streams += 2
 
     def run(self) -> int:
-        lock_fd = os.open(os.path.join(self.run_dir, "shim.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock_fd = os.open(os.path.join(self.run_dir, SHIM_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return 0  # another shim already owns this run
-        if os.path.exists(os.path.join(self.run_dir, "exit.json")):
+        if os.path.exists(os.path.join(self.run_dir, EXIT_FILE)):
             return 0
-        signal.signal(signal.SIGTERM, self._on_cancel)
-        signal.signal(signal.SIGINT, self._on_cancel)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # SIGINT also arrives as Ray's task cancellation (a simulated KeyboardInterrupt)
+        try:
+            signal.signal(signal.SIGTERM, self._on_cancel)
+            signal.signal(signal.SIGINT, self._on_cancel)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        except ValueError:  # not the main thread (a Ray task): cancellation arrives as KeyboardInterrupt
+            pass
         os.makedirs(self.logs, exist_ok=True)
         started = time.time()
         for i, spec in enumerate(self.specs):
@@ -83,7 +96,7 @@ class Shim:
                 self._kill_all()
                 self._finish(started, 127, "failed", spec["name"], message)
                 return 0
-        self._write_json("shim.json", {"pid": os.getpid(), "started": started,
+        self._write_json(SHIM_FILE, {"pid": os.getpid(), "started": started,
                                        "pids": [p.pid for p in self.procs if p]})
         reason, failed = self._supervise(started)
         self._finish(started, *self._outcome(reason, failed))
@@ -96,7 +109,10 @@ class Shim:
         failed: int | None = None
         all_exited_at = None
         while True:
-            self._pump(0.1)
+            try:
+                self._pump(0.1)
+            except KeyboardInterrupt:
+                self.cancel_requested = True
             codes = [p.poll() if p else None for p in self.procs]
             if reason is None:
                 for i, code in enumerate(codes):
@@ -164,7 +180,7 @@ class Shim:
         return code, reason or "failed", name, tail
 
     def _finish(self, started: float, exit_code: int, reason: str, failed: str | None, tail: bytes) -> None:
-        self._write_json("exit.json", {
+        self._write_json(EXIT_FILE, {
             "exit_code": exit_code, "reason": reason, "failed_process": failed,
             "started": started, "ended": time.time(), "attempts": self.attempts,
             "stderr_tail": tail.decode("utf-8", errors="replace"),

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scriptrun.compute.targets import target_definitions
+from scriptrun.compute.targets import make_backend, resolve_compute_name, target_definitions
 from scriptrun.data.resolve import resolve_data
 from scriptrun.environment.environment import resolve_reference
 from scriptrun.errors import Problem, WorkspaceError
 from scriptrun.spec.checks import check_for_submit, raise_problems
-from scriptrun.spec.job import DockerSpec, JobSpec
+from scriptrun.spec.job import LOCAL_TARGET, DockerSpec, JobSpec
 from scriptrun.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
     ConfigError listing every problem."""
     spec = config.to_job_spec()
     problems: list[Problem] = []
+    target = resolve_compute_name(workspace, spec.compute_target)  # `compute_aliases: {cpu-cluster: local}`
+    if target != spec.compute_target:
+        spec = spec.model_copy(update={"compute_target": target})
     if isinstance(spec.environment, str):
         try:
             env = resolve_reference(workspace, spec.environment)
@@ -43,7 +46,10 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
             spec = spec.model_copy(update=update)
     spec, data_problems = resolve_data(spec, workspace)
     problems += data_problems
-    problems += check_for_submit(spec, known_targets=target_definitions(workspace),
-                                 tracking_uri=workspace.tracking_uri)
+    targets = target_definitions(workspace)
+    problems += check_for_submit(spec, known_targets=targets)
+    if spec.compute_target == LOCAL_TARGET or spec.compute_target in targets:
+        backend = make_backend(targets.get(spec.compute_target))
+        problems += backend.check(spec, workspace.tracking_uri)
     raise_problems(problems, file=config._yaml_file, lines=config._yaml_lines)
     return spec

@@ -7,11 +7,14 @@ sweep trial — ends in :func:`scriptrun.runs.submit.submit_job`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from scriptrun.agent.protocol import Submit
 from scriptrun.errors import ConfigError, Problem, SubmitError
+from scriptrun.rundir import RunKind
 from scriptrun.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -64,14 +67,11 @@ class Experiment:
         """Start an interactive run (no process) to log to from this Python session; end it
         with ``run.complete()``/``run.fail()`` or use it as a context manager. Files in
         ``./outputs`` (or the folder given as ``outputs``) are uploaded when it ends."""
-        import os
-
         from scriptrun.runs.run import Run, agent_client, new_run_id
 
         run_id = kwargs.get("run_id") or new_run_id(self.name)
-        agent_client(self.workspace).call("submit", run_id=run_id, experiment=self.name, spec=None,
-                                          snapshot_id=None, run_type="scriptrun.interactive",
-                                          parent_run_id=kwargs.get("_parent_run_id"))
+        agent_client(self.workspace).request(Submit(run_id=run_id, experiment=self.name, kind=RunKind.INTERACTIVE,
+                                                    parent_run_id=kwargs.get("_parent_run_id")))
         run = Run(self, run_id)
         if outputs is not False:
             run._outputs_dir = os.path.abspath(outputs if isinstance(outputs, str) else "outputs")

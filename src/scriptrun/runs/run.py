@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from scriptrun.agent.client import AgentClient
+from scriptrun.agent import protocol
+from scriptrun.agent.client import AgentClient, send_request
 from scriptrun.errors import ActivityFailedException, RunError
 from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, log_order
 from scriptrun.runs.metrics import to_scalar
@@ -31,6 +32,21 @@ def agent_client(workspace: Workspace) -> AgentClient:
     return AgentClient(workspace.root, workspace.agent_socket)
 
 
+def agent_info(workspace: Workspace) -> dict[str, Any] | None:
+    """What the workspace's agent is doing (pid, active and queued runs…); None if it is not running."""
+    try:
+        return send_request(workspace.agent_socket, protocol.Ping(), timeout=10)
+    except OSError:
+        return None
+
+
+def list_runs(workspace: Workspace, *, experiment: str | None = None, status: str | None = None,
+              limit: int | None = None, parent_run_id: str | None = None) -> list[dict[str, Any]]:
+    """The details of the workspace's runs, newest first (all experiments unless one is named)."""
+    return agent_client(workspace).request(protocol.ListRuns(experiment=experiment, status=status, limit=limit,
+                                                             parent_run_id=parent_run_id))
+
+
 class Run:
     """A run in a workspace. ``Run(experiment, run_id)`` rehydrates an existing run."""
 
@@ -41,7 +57,7 @@ class Run:
         self.experiment = experiment
         self._id = run_id
         self._client = agent_client(experiment.workspace)
-        self._details = _details if _details is not None else self._client.call("details", run_id=run_id)
+        self._details = _details if _details is not None else self._client.request(protocol.Details(run_id=run_id))
         self._writer: MetricsWriter | None = None
 
     # -- identity ---------------------------------------------------------------------------
@@ -82,11 +98,11 @@ class Run:
 
     def get_status(self) -> str:
         if not is_terminal(self.status):
-            self._details["status"] = self._client.call("status", run_id=self._id)
+            self._details["status"] = self._client.request(protocol.Status(run_id=self._id))
         return self.status
 
     def get_details(self) -> dict[str, Any]:
-        self._details = self._client.call("details", run_id=self._id)
+        self._details = self._client.request(protocol.Details(run_id=self._id))
         return dict(self._details)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
@@ -98,7 +114,7 @@ class Run:
             print(f"Run folder: {self._run_dir}\n", flush=True)
         try:
             while True:
-                status = self._client.call("wait", run_id=self._id, timeout=0.2 if streamer else 5.0)
+                status = self._client.request(protocol.Wait(run_id=self._id, timeout=0.2 if streamer else 5.0))
                 if streamer:
                     streamer.pump()
                 if is_terminal(status):
@@ -123,7 +139,7 @@ class Run:
 
     def cancel(self) -> None:
         """Stop the run: every process of its tree gets SIGTERM, then SIGKILL after a grace period."""
-        self._details["status"] = self._client.call("cancel", run_id=self._id)
+        self._details["status"] = self._client.request(protocol.Cancel(run_id=self._id))
 
     def complete(self, _set_status: bool = True) -> None:
         self._end(RunStatus.COMPLETED, None)
@@ -137,8 +153,8 @@ class Run:
 
     def _end(self, status: RunStatus, error: dict[str, Any] | None) -> None:
         self._flush()
-        self._details["status"] = self._client.call("end_interactive", run_id=self._id, status=status.value,
-                                                    error=error, outputs_dir=self._outputs_dir)
+        self._details["status"] = self._client.request(protocol.EndInteractive(
+            run_id=self._id, status=status, error=error, outputs_dir=self._outputs_dir))
 
     def __enter__(self) -> Run:
         return self
@@ -190,7 +206,7 @@ class Run:
     def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
                     populate: bool = False) -> dict[str, Any]:
         self._flush()
-        metrics = self._client.call("metrics", run_id=self._id)
+        metrics = self._client.request(protocol.Metrics(run_id=self._id))
         if name is not None:
             metrics = {name: metrics[name]} if name in metrics else {}
         if recursive:
@@ -207,19 +223,20 @@ class Run:
 
     def set_tags(self, tags: dict[str, Any] | str) -> None:
         tags = {tags: None} if isinstance(tags, str) else dict(tags)
-        self._details["tags"] = self._client.call("set_tags", run_id=self._id, tags=tags)
+        self._details["tags"] = self._client.request(protocol.SetTags(run_id=self._id, tags=tags))
 
     def get_tags(self) -> dict[str, Any]:
         self._flush()
-        return self._client.call("get_tags", run_id=self._id)
+        return self._client.request(protocol.GetTags(run_id=self._id))
 
     def add_properties(self, properties: dict[str, Any]) -> None:
         if properties:
-            self._details["properties"] = self._client.call("add_properties", run_id=self._id, properties=properties)
+            self._details["properties"] = self._client.request(
+                protocol.AddProperties(run_id=self._id, properties=properties))
 
     def get_properties(self) -> dict[str, str]:
         self._flush()
-        return self._client.call("get_properties", run_id=self._id)
+        return self._client.request(protocol.GetProperties(run_id=self._id))
 
     # -- files --------------------------------------------------------------------------------
 
@@ -236,7 +253,7 @@ class Run:
             path = tmp.name
         else:
             path = os.fspath(path_or_stream)
-        self._client.call("upload", run_id=self._id, name=name, path=os.path.abspath(path))
+        self._client.request(protocol.Upload(run_id=self._id, name=name, path=os.path.abspath(path)))
 
     def upload_files(self, names: list[str], paths: list[str], return_artifacts: bool = False,
                      timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
@@ -246,11 +263,11 @@ class Run:
             self.upload_file(name, path)
 
     def upload_folder(self, name: str, path: str | os.PathLike[str], datastore_name: str | None = None) -> None:
-        self._client.call("upload", run_id=self._id, name=name, path=os.path.abspath(path))
+        self._client.request(protocol.Upload(run_id=self._id, name=name, path=os.path.abspath(path)))
 
     def get_file_names(self) -> list[str]:
         self._flush()
-        return self._client.call("file_names", run_id=self._id)
+        return self._client.request(protocol.FileNames(run_id=self._id))
 
     def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None,
                       _validate_checksum: bool = False) -> str:
@@ -262,7 +279,7 @@ class Run:
         if target.is_dir():
             target = target / Path(name).name
         with tempfile.TemporaryDirectory() as tmp:
-            local = self._client.call("download", run_id=self._id, name=name, destination=tmp)
+            local = self._client.request(protocol.Download(run_id=self._id, name=name, destination=tmp))
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(local, target)
         return str(target)
@@ -300,7 +317,7 @@ class Run:
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None) -> Iterator[Run]:
-        for details in self._client.call("list", parent_run_id=self._id):
+        for details in self._client.request(protocol.ListRuns(parent_run_id=self._id)):
             child = Run(self.experiment, details["runId"], _details=details)
             if _matches(details, type=type, status=status, tags=tags, properties=properties):
                 yield child
@@ -312,14 +329,14 @@ class Run:
     def get(workspace: Workspace, run_id: str) -> Run:
         from scriptrun.runs.experiment import Experiment
 
-        details = agent_client(workspace).call("details", run_id=run_id)
+        details = agent_client(workspace).request(protocol.Details(run_id=run_id))
         return Run(Experiment(workspace, details["experiment"]), run_id, _details=details)
 
     @staticmethod
     def list(experiment: Experiment, type: str | None = None, tags: Any = None, properties: Any = None,
              status: str | None = None, include_children: bool = False) -> Iterator[Run]:
-        rows = agent_client(experiment.workspace).call("list", experiment=experiment.name,
-                                                       include_children=include_children)
+        rows = agent_client(experiment.workspace).request(
+            protocol.ListRuns(experiment=experiment.name, include_children=include_children))
         for details in rows:
             if _matches(details, type=type, status=status, tags=tags, properties=properties):
                 yield Run(experiment, details["runId"], _details=details)

@@ -11,7 +11,6 @@ functions, each returning the problems it finds, so every problem is reported at
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import posixpath
 import re
@@ -21,7 +20,6 @@ import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from urllib.parse import urlparse
 
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.spec.conda_pip import pip_requirements
@@ -249,57 +247,15 @@ def has_nvidia_gpu() -> bool:
     return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
 
-def check_local_launch(spec: JobSpec) -> list[Problem]:
-    """What this machine must provide to launch the job locally."""
-    if spec.compute_target != LOCAL_TARGET:
-        return []
-    dist = spec.distributed_job_config
-    if dist is not None and dist.type == "pytorch" and dist.communication_backend == "nccl" and not has_nvidia_gpu():
-        return [Problem("distributed_job_config.communication_backend",
-                        "the NCCL backend needs NVIDIA GPUs, and this machine has none",
-                        hint="use PyTorchConfiguration(communication_backend='Gloo') to train on CPUs")]
-    if dist is not None and dist.type == "mpi" and shutil.which("mpirun") is None:
-        return [Problem("distributed_job_config", "an MPI job needs `mpirun`, which is not on PATH",
-                        hint="install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin); "
-                             "`bash scripts/setup.sh` does it as root")]
-    return []
-
-
-def check_ray_target(spec: JobSpec, definition: Mapping[str, object] | None, tracking_uri: str | None) -> list[Problem]:
-    """What a Ray cluster target needs: Ray installed here, a tracking store it can reach,
-    and a launch it supports."""
-    if not definition or definition.get("type") != "RayCluster":
-        return []
-    problems = []
-    if importlib.util.find_spec("ray") is None:
-        problems.append(Problem("compute_target", f"{spec.compute_target!r} is a Ray cluster, but Ray is not "
-                                "installed in this environment", hint="pip install 'scriptrun[ray]'"))
-    address = str(definition.get("address") or "")
-    host = urlparse(address).hostname or ""
-    if tracking_uri and tracking_uri.startswith(("sqlite:", "file:")) and host not in ("127.0.0.1", "localhost", "::1"):
-        problems.append(Problem("compute_target", f"the Ray cluster at {address} cannot reach this workspace's "
-                                f"local tracking store ({tracking_uri})",
-                                hint="serve the store with `scriptrun tracking serve --host 0.0.0.0` and set "
-                                     "`tracking_uri: http://<this host>:5000` in .scriptrun/config.yaml"))
-    dist = spec.distributed_job_config
-    if dist is not None and dist.type == "mpi" and spec.node_count > 1:
-        problems.append(Problem("node_count", "MPI jobs on a Ray cluster run on a single node",
-                                hint="use node_count=1 (with process_count_per_node ranks), or "
-                                     "PyTorchConfiguration/TensorflowConfiguration across nodes"))
-    return problems
-
-
-def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = (),
-                     tracking_uri: str | None = None) -> list[Problem]:
+def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> list[Problem]:
+    """Every check of the spec that needs no compute backend (their own checks are the
+    backends' ``check``, run by ``prepare_job``)."""
     return [
         *check_spec(spec),
         *check_source_and_script(spec),
         *check_compute_target(spec, known_targets),
-        *check_ray_target(spec, known_targets.get(spec.compute_target) if isinstance(known_targets, Mapping)
-                          else None, tracking_uri),
         *check_docker(spec),
         *check_environment_capabilities(spec),
-        *check_local_launch(spec),
     ]
 
 

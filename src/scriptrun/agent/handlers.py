@@ -1,0 +1,221 @@
+"""The agent's answers: one handler per request type of :mod:`scriptrun.agent.protocol`.
+
+A handler returns JSON-able data (or raises a ScriptrunError, re-raised in the client).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from scriptrun import __version__
+from scriptrun.agent import protocol as p
+from scriptrun.agent.runstate import RunRecord, run_details
+from scriptrun.errors import RunError
+from scriptrun.rundir import METRICS_FILE, RunKind, RunStatus, read_records, shape_metrics
+
+if TYPE_CHECKING:
+    from scriptrun.agent.server import Agent
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,254}$")
+
+
+class Handlers:
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.table: dict[type[p.Request], Callable[[Any], Any]] = {
+            p.Ping: self.ping, p.Shutdown: self.shutdown, p.Submit: self.submit, p.SubmitParent: self.submit_parent,
+            p.Status: self.status, p.Wait: self.wait, p.Details: self.details, p.ListRuns: self.list_runs,
+            p.Cancel: self.cancel, p.EndInteractive: self.end_interactive, p.Metrics: self.metrics,
+            p.SetTags: self.set_tags, p.GetTags: self.get_tags, p.AddProperties: self.add_properties,
+            p.GetProperties: self.get_properties, p.Upload: self.upload, p.FileNames: self.file_names,
+            p.Download: self.download, p.FindReusable: self.find_reusable,
+        }
+
+    def handle(self, data: Any) -> Any:
+        self.agent.last_activity = time.monotonic()
+        try:
+            request = p.parse_request(data)
+        except ValidationError as exc:
+            raise RunError(f"invalid request to the agent: {exc.errors()[0].get('msg')} "
+                           f"(is the client the same scriptrun version as the agent, {__version__}?)") from None
+        return self.table[type(request)](request)
+
+    def _record(self, run_id: str) -> RunRecord:
+        record = self.agent.records.get(run_id)
+        if record is None:
+            raise RunError(f"no run {run_id!r} in workspace {self.agent.ws.root}")
+        return record
+
+    # -- the agent itself -------------------------------------------------------------------
+
+    def ping(self, request: p.Ping) -> dict[str, Any]:
+        agent = self.agent
+        with agent.lock:
+            return {
+                "pid": os.getpid(), "version": __version__, "workspace": str(agent.ws.root),
+                "uptime_seconds": round(time.time() - agent.started, 1),
+                "active_runs": sorted(agent.active),
+                "queued_runs": sorted(r.run_id for r in agent.records.values() if r.status == RunStatus.QUEUED.value),
+                "controllers": sorted(agent.host.controllers),
+                "idle_timeout_seconds": agent.ws.settings.agent_idle_timeout_seconds,
+                "tracking_uri": agent.ws.tracking_uri,
+            }
+
+    def shutdown(self, request: p.Shutdown) -> dict[str, Any]:
+        self.agent.stop()
+        return {"stopping": True, "active_runs": sorted(self.agent.active)}
+
+    # -- creating runs ----------------------------------------------------------------------
+
+    def _check_new(self, run_id: str, parent_run_id: str | None) -> None:
+        if not _RUN_ID.match(run_id):
+            raise RunError(f"invalid run id {run_id!r}: use letters, digits, '_', '-' or '.'")
+        if parent_run_id is not None:
+            self._record(parent_run_id)
+
+    def submit(self, request: p.Submit) -> dict[str, Any]:
+        if request.kind.is_controlled():
+            raise RunError(f"a {request.kind.value} run needs a controller: submit it with submit_parent")
+        self._check_new(request.run_id, request.parent_run_id)
+        record = self.agent.create_run(request)
+        return {"run_id": record.run_id, "status": record.status}
+
+    def submit_parent(self, request: p.SubmitParent) -> dict[str, Any]:
+        if not request.kind.is_controlled():
+            raise RunError(f"a {request.kind.value} run has no controller: submit it with submit")
+        self._check_new(request.run_id, request.parent_run_id)
+        if request.run_id in self.agent.records:
+            return {"run_id": request.run_id, "status": self.agent.records[request.run_id].status}
+        self.agent.host.validate(request.controller, request.state)
+        record = self.agent.create_run(p.Submit(
+            run_id=request.run_id, experiment=request.experiment, tags=request.tags, properties=request.properties,
+            parent_run_id=request.parent_run_id, client_env=request.client_env, client_python=request.client_python,
+            kind=request.kind))
+        self.agent.host.start(record, request.controller, request.state)
+        return {"run_id": record.run_id, "status": record.status}
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self, request: p.Status) -> str:
+        with self.agent.lock:
+            return self._record(request.run_id).status
+
+    def wait(self, request: p.Wait) -> str:
+        deadline = time.monotonic() + min(float(request.timeout), 30.0)
+        with self.agent.changed:
+            record = self._record(request.run_id)
+            while not record.is_terminal:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.agent.changed.wait(remaining)
+            return record.status
+
+    def details(self, request: p.Details) -> dict[str, Any]:
+        with self.agent.lock:
+            return run_details(self._record(request.run_id), self.agent.ws.tracking_uri)
+
+    def list_runs(self, request: p.ListRuns) -> list[dict[str, Any]]:
+        with self.agent.lock:
+            records = sorted(self.agent.records.values(), key=lambda r: r.created, reverse=True)
+            chosen = [r for r in records
+                      if (request.experiment is None or r.experiment == request.experiment)
+                      and (request.status is None or r.status == request.status)
+                      and (request.parent_run_id is None or r.parent_run_id == request.parent_run_id)
+                      and (request.include_children or request.parent_run_id is not None or r.parent_run_id is None)]
+            limit = request.limit
+            return [run_details(r, self.agent.ws.tracking_uri) for r in (chosen[:limit] if limit else chosen)]
+
+    def cancel(self, request: p.Cancel) -> str:
+        return self.agent.cancel_run(self._record(request.run_id), "canceled by the user")
+
+    def end_interactive(self, request: p.EndInteractive) -> str:
+        record = self._record(request.run_id)
+        if record.kind is not RunKind.INTERACTIVE:
+            raise RunError(f"run {request.run_id} is a {record.kind.value} run: it ends by itself; "
+                           "use run.cancel() to stop it")
+        self.agent.ingest(record)
+        if request.outputs_dir:
+            with self.agent.lock:
+                self.agent.tracking.log_artifacts(record.mlflow_run_id, request.outputs_dir, "outputs")
+        self.agent._finish(record, request.status, request.error)
+        return record.status
+
+    # -- metrics, tags, properties -----------------------------------------------------------
+
+    def metrics(self, request: p.Metrics) -> dict[str, Any]:
+        record = self.agent.source_record(self._record(request.run_id))
+        if not record.is_terminal:
+            self.agent.ingest(record)
+        records, _ = read_records(record.path / METRICS_FILE)
+        shaped = shape_metrics(records)
+        with self.agent.lock:
+            for name, values in self.agent.tracking.metric_history(record.mlflow_run_id).items():
+                if name not in shaped:  # logged with plain mlflow.log_metric
+                    shaped[name] = values[0] if len(values) == 1 else values
+        return shaped
+
+    def set_tags(self, request: p.SetTags) -> dict[str, Any]:
+        with self.agent.lock:
+            record = self._record(request.run_id)
+            record.tags.update(request.tags)
+            record.save()
+            self.agent.tracking.set_tags(record.mlflow_run_id, dict(request.tags))
+            return record.tags
+
+    def get_tags(self, request: p.GetTags) -> dict[str, Any]:
+        record = self._record(request.run_id)
+        self.agent.ingest(record)
+        return dict(record.tags)
+
+    def add_properties(self, request: p.AddProperties) -> dict[str, str]:
+        with self.agent.lock:
+            record = self._record(request.run_id)
+            properties = request.properties
+            clash = {k for k, v in properties.items() if k in record.properties and record.properties[k] != str(v)}
+            if clash:
+                raise RunError(f"properties are add-only: {', '.join(sorted(clash))} already set on run "
+                               f"{request.run_id}")
+            record.properties.update({k: str(v) for k, v in properties.items()})
+            record.save()
+            return dict(record.properties)
+
+    def get_properties(self, request: p.GetProperties) -> dict[str, str]:
+        record = self._record(request.run_id)
+        self.agent.ingest(record)
+        return dict(record.properties)
+
+    # -- files ------------------------------------------------------------------------------
+
+    def upload(self, request: p.Upload) -> None:
+        with self.agent.lock:
+            if not Path(request.path).exists():
+                raise RunError(f"cannot upload {request.path}: no such file or folder")
+            self.agent.upload(self._record(request.run_id), request.name, request.path)
+
+    def file_names(self, request: p.FileNames) -> list[str]:
+        record = self.agent.source_record(self._record(request.run_id))
+        self.agent.ingest(record)
+        with self.agent.lock:
+            return self.agent.tracking.list_artifacts(record.mlflow_run_id)
+
+    def download(self, request: p.Download) -> str:
+        with self.agent.lock:
+            record = self.agent.source_record(self._record(request.run_id))
+            try:
+                return self.agent.tracking.download(record.mlflow_run_id, request.name, request.destination)
+            except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+                names = self.agent.tracking.list_artifacts(record.mlflow_run_id)
+                raise RunError(f"run {request.run_id} has no file {request.name!r} ({type(exc).__name__}); "
+                               f"its files: {', '.join(names) or 'none'}") from None
+
+    def find_reusable(self, request: p.FindReusable) -> str | None:
+        with self.agent.lock:
+            return self.agent.reusable.get(request.key)
