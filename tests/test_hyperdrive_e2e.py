@@ -1,0 +1,67 @@
+"""A real sweep through the real agent: trials are real runs of a real script, tracked in the
+workspace's store, queried through HyperDriveRun."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scriptrun import Experiment, ScriptRunConfig
+from scriptrun.train.hyperdrive import (
+    GridParameterSampling,
+    HyperDriveConfig,
+    HyperDriveRun,
+    PrimaryMetricGoal,
+    choice,
+)
+
+pytestmark = pytest.mark.slow
+
+TRAIN = """
+import argparse, json, os
+from scriptrun import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float)
+parser.add_argument("--epochs", type=int, default=2)
+args = parser.parse_args()
+assert json.loads(os.environ["SCRIPTRUN_HYPERPARAMETERS"]) == {"--x": args.x}, os.environ["SCRIPTRUN_HYPERPARAMETERS"]
+run = Run.get_context()
+for epoch in range(1, args.epochs + 1):
+    run.log("accuracy", args.x * epoch)
+    run.log("loss", 1 - args.x)
+"""
+
+
+def test_a_grid_sweep_runs_every_trial_and_finds_the_best(shared_ws, project):
+    src = ScriptRunConfig(source_directory=str(project(train=TRAIN)), script="train.py", arguments=["--epochs", 2])
+    hdc = HyperDriveConfig(GridParameterSampling({"--x": choice(0.1, 0.9, 0.5)}), "accuracy",
+                           PrimaryMetricGoal.MAXIMIZE, max_total_runs=10, max_concurrent_runs=2, run_config=src)
+    run = Experiment(shared_ws, "sweep-e2e").submit(hdc)
+    assert isinstance(run, HyperDriveRun) and run.id.startswith("HD_")
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Completed", details
+    children = {c.id: c for c in run.get_children()}
+    assert sorted(children) == [f"{run.id}_{i}" for i in range(3)]
+    assert all(c.get_status() == "Completed" for c in children.values())
+    hyperparameters = run.get_hyperparameters()
+    assert json.loads(hyperparameters[f"{run.id}_1"]) == {"--x": 0.9}
+    best = run.get_best_run_by_primary_metric()
+    assert best is not None and best.id == f"{run.id}_1"
+    rows = run.get_children_sorted_by_primary_metric()
+    assert [r["best_primary_metric"] for r in rows] == pytest.approx([1.8, 1.0, 0.2])
+    assert run.get_metrics()[f"{run.id}_2"]["accuracy"] == pytest.approx([0.5, 1.0])
+    again = HyperDriveRun(run.experiment, run.id)  # rehydrated by id: knows its primary metric
+    assert again.get_best_run_by_primary_metric().id == best.id
+
+
+def test_a_misspelt_metric_fails_the_sweep_fast(shared_ws, project):
+    src = ScriptRunConfig(source_directory=str(project(train=TRAIN)), script="train.py")
+    hdc = HyperDriveConfig(GridParameterSampling({"--x": choice(0.1, 0.2, 0.3, 0.4, 0.5, 0.6)}), "acuracy",
+                           "maximize", max_total_runs=6, max_concurrent_runs=1, run_config=src)
+    run = Experiment(shared_ws, "sweep-e2e").submit(hdc)
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    assert "did you mean `accuracy`?" in details["error"]["message"]
+    assert len(list(run.get_children())) == 1
