@@ -65,3 +65,31 @@ def test_a_misspelt_metric_fails_the_sweep_fast(shared_ws, project):
     assert details["status"] == "Failed"
     assert "did you mean `accuracy`?" in details["error"]["message"]
     assert len(list(run.get_children())) == 1
+
+
+RESUMABLE = TRAIN.replace('parser.add_argument("--epochs", type=int, default=2)',
+                          'parser.add_argument("--epochs", type=int, default=2)\n'
+                          'parser.add_argument("--resume-from", default=None)') + """
+os.makedirs("outputs", exist_ok=True)
+open("outputs/ckpt.txt", "w").write(str(args.x))
+if args.resume_from:
+    run.log("resumed_from_x", float(open(os.path.join(args.resume_from, "ckpt.txt")).read()))
+"""
+
+
+def test_warm_start_and_resumed_child_runs(shared_ws, project):
+    folder = str(project(train=RESUMABLE))
+    first = Experiment(shared_ws, "sweep-e2e").submit(HyperDriveConfig(
+        GridParameterSampling({"--x": choice(0.3, 0.7)}), "accuracy", "maximize", max_total_runs=2,
+        run_config=ScriptRunConfig(source_directory=folder, script="train.py")))
+    assert first.wait_for_completion(raise_on_error=False)["status"] == "Completed"
+    best = first.get_best_run_by_primary_metric()
+    second = Experiment(shared_ws, "sweep-e2e").submit(HyperDriveConfig(
+        GridParameterSampling({"--x": choice(0.3, 0.7, 0.9)}), "accuracy", "maximize", max_total_runs=2,
+        run_config=ScriptRunConfig(source_directory=folder, script="train.py"), resume_from=first,
+        resume_child_runs=[best]))
+    details = second.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Completed", details
+    resumed = HyperDriveRun(second.experiment, second.id).get_metrics()[f"{second.id}_0"]
+    assert resumed["resumed_from_x"] == pytest.approx(0.7)
+    assert len(list(second.get_children())) == 2  # the warm-start trials do not count
