@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from scriptrun.data.consumption import check_name
+from scriptrun.data.consumption import DatasetConsumptionConfig, check_name
 from scriptrun.data.datastore import Datastore, name_of_datastore, relative_path
 from scriptrun.errors import ConfigError, Problem
-from scriptrun.spec.job import DEFAULT_OUTPUT_PATH, OutputSpec
+from scriptrun.spec.job import DEFAULT_OUTPUT_PATH, DatasetSpec, OutputSpec
 
 
 class OutputFileDatasetConfig:
@@ -62,6 +62,11 @@ class OutputFileDatasetConfig:
         """Register the uploaded folder as a new version of dataset ``name`` once the run completes."""
         return self._copy(register_as=name, register_description=description)
 
+    def as_input(self, name: str | None = None) -> OutputConsumptionConfig:
+        """This output consumed by a later pipeline step (mounted), as input ``name`` (default: the
+        output's name)."""
+        return OutputConsumptionConfig(name if name is not None else self.name, self)
+
     def _output_spec(self) -> OutputSpec:
         return OutputSpec(mode=self.mode, datastore=self.datastore, path=self.path or DEFAULT_OUTPUT_PATH,
                           source=self.source, overwrite=self.overwrite, source_globs=self.source_globs,
@@ -82,3 +87,29 @@ class OutputFileDatasetConfig:
     def __repr__(self) -> str:
         return (f"OutputFileDatasetConfig(name={self.name!r}, destination=({self.datastore!r}, {self.path!r}), "
                 f"mode={self.mode!r})")
+
+
+class OutputConsumptionConfig(DatasetConsumptionConfig):
+    """An earlier pipeline step's output consumed as input ``name`` of a later step. Where the
+    data is becomes known only when the producer has finished, so the spec's dataset is empty
+    until the pipeline fills it in; ``producer`` is the output object (``OutputFileDatasetConfig``
+    or ``PipelineData``)."""
+
+    def __init__(self, name: str, producer: Any, mode: str = "mount", path_on_compute: str | None = None):
+        if mode not in ("mount", "download"):
+            raise ConfigError(Problem(f"inputs.{name}.mode", f"a step output is consumed in mount or download "
+                                      f"mode, not {mode!r}", hint="use .as_mount() or .as_download()"))
+        self.name = check_name(name)
+        self.producer = producer
+        self.dataset = DatasetSpec(type="file")
+        self.mode = mode
+        self.path_on_compute = path_on_compute
+
+    def as_mount(self, path_on_compute: str | None = None) -> OutputConsumptionConfig:
+        return OutputConsumptionConfig(self.name, self.producer, "mount", path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> OutputConsumptionConfig:
+        return OutputConsumptionConfig(self.name, self.producer, "download", path_on_compute)
+
+    def __repr__(self) -> str:
+        return f"OutputConsumptionConfig(name={self.name!r}, mode={self.mode!r}, producer={self.producer!r})"
