@@ -18,6 +18,7 @@ from scriptrun import __version__
 from scriptrun.cli.compute_commands import compute_app, tracking_app
 from scriptrun.cli.data_commands import dataset_app, datastore_app
 from scriptrun.cli.env_commands import env_app
+from scriptrun.cli.migrate_command import migrate
 from scriptrun.errors import ConfigError, ScriptrunError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -33,6 +34,7 @@ app.add_typer(tracking_app, name="tracking")
 app.add_typer(env_app, name="env")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(dataset_app, name="dataset")
+app.command("migrate")(migrate)
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
