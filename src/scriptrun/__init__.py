@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 from scriptrun import assets as _assets  # noqa: F401  (plugs the Workspace asset views in)
 from scriptrun.compute.targets import AmlCompute, ComputeTarget, ComputeTargetException, RayCluster
 from scriptrun.config import (
+    ChildBatch,
     Data,
     DataLocation,
     DockerConfiguration,
@@ -79,6 +80,7 @@ __all__ = [
     "AmlCompute",
     "AzureCliAuthentication",
     "Chainer",
+    "ChildBatch",
     "ComputeTarget",
     "ComputeTargetException",
     "CondaDependencies",

@@ -1,6 +1,7 @@
 """v1-compatible job builders: ``ScriptRunConfig``, ``RunConfiguration`` and the distributed
 and docker configurations. Each is read once, at submission, into a ``JobSpec``."""
 
+from scriptrun.config.batch import ChildBatch
 from scriptrun.config.distributed import (
     DockerConfiguration,
     MpiConfiguration,
@@ -14,6 +15,7 @@ from scriptrun.config.runconfig import RunConfiguration
 from scriptrun.config.script_run_config import ScriptRunConfig
 
 __all__ = [
+    "ChildBatch",
     "Data",
     "DataLocation",
     "DockerConfiguration",
