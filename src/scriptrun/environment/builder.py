@@ -13,8 +13,12 @@
   :class:`~scriptrun.errors.EnvironmentBuildError` with the tail of the build log.
 
 Builds use ``uv`` (``uv venv --relocatable`` + ``uv pip install --compile-bytecode``; this
-machine sets ``PYTHONDONTWRITEBYTECODE=1``, and without bytecode every import is 2–3× slower)
-and fall back to ``python -m venv`` + ``pip`` when uv is absent. Conda packages are built
+machine sets ``PYTHONDONTWRITEBYTECODE=1``, and without bytecode every import is 2–3× slower),
+found from the ``uv`` package that scriptrun depends on, else on PATH. They fall back to
+``python -m venv`` + ``pip`` + ``compileall`` when uv is absent, or when
+``SCRIPTRUN_ENV_INSTALLER=pip``; a file that does not compile (torch ships one for a newer
+Python) is logged, not a failure. A failed build's error leads with the installer's own error
+lines; the resolved definition stays in the build log. Conda packages are built
 with micromamba/mamba/conda when one is on PATH, and otherwise with pip under their pip names
 (``scriptrun.spec.conda_pip``; a package with no pip equivalent is rejected by validation).
 
@@ -50,6 +54,9 @@ BUILDER_VERSION = 1
 RUNTIME_PACKAGES = ("pydantic", "PyYAML", "fsspec")  # what `import scriptrun` + data access need
 MANIFEST = "scriptrun-env.json"
 LOG_TAIL_LINES = 25
+INSTALLER_VARIABLE = "SCRIPTRUN_ENV_INSTALLER"  # auto (the default) | uv | pip
+# where an installer's own error starts: pip's "ERROR:"/"error:", uv's "error:"/"×", a Python exception
+_ERROR_START = re.compile(r"^\s*(ERROR\b|error\b|×|Traceback\b|[A-Za-z]*(Error|Exception)\b:)")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -177,7 +184,7 @@ def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: 
 def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, object], log) -> None:
     conda = env.python.conda_dependencies
     assert conda is not None
-    uv = _uv()
+    uv = find_uv()
     quiet_env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_COMPILE_BYTECODE": "1",
                  "PYTHONDONTWRITEBYTECODE": ""}
     tool = conda_tool() if conda.conda_packages else None
@@ -209,13 +216,34 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
     else:
         _run([python, "-m", "pip", "install", "--disable-pip-version-check", *links, *options,
               "-r", str(requirements)], log, quiet_env, "pip install")
-        _run([python, "-m", "compileall", "-q", str(target / "lib")], log, quiet_env, "compileall")
+        # pip compiles what it installs but not every file; a file that cannot compile on this
+        # Python (torch ships one for 3.12) makes compileall exit 1: keep the bytecode, log the rest
+        _run([python, "-m", "compileall", "-q", str(target / "lib")], log, quiet_env, "compileall",
+             check=False)
     _install_runtime_link(target, python)
 
 
-def _uv() -> str | None:
-    candidate = Path(sys.executable).with_name("uv")
-    return str(candidate) if candidate.exists() else shutil.which("uv")
+def find_uv() -> str | None:
+    """The ``uv`` binary to build with: from the installed ``uv`` package (a dependency of
+    scriptrun), else on PATH; None means the pip fallback (uv absent, or
+    ``SCRIPTRUN_ENV_INSTALLER=pip``)."""
+    choice = os.environ.get(INSTALLER_VARIABLE, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "uv", "pip"):
+        raise EnvironmentBuildError(f"{INSTALLER_VARIABLE}={choice!r} is not an installer: "
+                                    "use auto (the default), uv or pip")
+    if choice == "pip":
+        return None
+    try:
+        import uv  # the PyPI package that ships the uv binary
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None and choice == "uv":
+        raise EnvironmentBuildError(f"{INSTALLER_VARIABLE}=uv but uv is not installed: `pip install uv`, "
+                                    f"or unset {INSTALLER_VARIABLE} to fall back to pip")
+    return found
 
 
 def _install_runtime_link(target: Path, python: str) -> None:
@@ -240,20 +268,35 @@ def _relocate(tmp: Path, final: Path) -> None:
             file.write_bytes(data.replace(old, new))
 
 
-def _run(argv: list[str], log, env: dict[str, str], what: str) -> None:
+def _run(argv: list[str], log, env: dict[str, str], what: str, *, check: bool = True) -> None:
+    """Run one build step with its output appended to the log; a failure raises with the
+    step's own error first (not the log's start, which holds the resolved definition)."""
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
+    start = os.fstat(log.fileno()).st_size  # where this step's output begins
     proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
+    if proc.returncode == 0:
+        return
+    if not check:
+        log.write(f"({what} exited with code {proc.returncode}; the build goes on)\n")
         log.flush()
-        tail = _tail(Path(log.name))
-        raise EnvironmentBuildError(f"building the environment failed: {what} exited with code "
-                                    f"{proc.returncode}\n{tail}\n(full build log: {log.name})")
+        return
+    raise EnvironmentBuildError(f"{what} failed (exit code {proc.returncode}):\n{_error_lines(log.name, start)}\n"
+                                f"(the full build log, with the resolved definition: {log.name})")
 
 
-def _tail(path: Path) -> str:
+def _error_lines(path: str, start: int) -> str:
+    """What a failed step printed from its first error line on (pip's ``ERROR: … <package>``,
+    uv's ``×``), else its last lines; the middle of a long block is elided."""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            lines = fh.read().decode(errors="replace").splitlines()
     except OSError:
         return ""
-    return "\n".join(lines[-LOG_TAIL_LINES:])
+    first = next((i for i, line in enumerate(lines) if _ERROR_START.match(line)), None)
+    shown = lines[first:] if first is not None else lines[-LOG_TAIL_LINES:]
+    if len(shown) > LOG_TAIL_LINES:
+        half = LOG_TAIL_LINES // 2
+        shown = [*shown[:half], f"… ({len(shown) - 2 * half} lines, see the build log) …", *shown[-half:]]
+    return "\n".join(line.rstrip() for line in shown)
