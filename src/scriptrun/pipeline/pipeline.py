@@ -91,7 +91,9 @@ class Pipeline:
                 producer = getattr(item, "producer", item)
                 if isinstance(producer, PipelineData) or hasattr(producer, "_producer_step"):
                     reached.append(getattr(producer, "_producer_step", None))
-            steps += [s for s in reached if isinstance(s, PipelineStep) and all(s is not t for t in steps)]
+            for s in reached:
+                if isinstance(s, PipelineStep) and all(s is not t for t in steps):
+                    steps.append(s)
             i += 1
         return steps
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scriptrun.config.data_fields import DATA_TYPES
+from scriptrun.config.run_data import inputs_from_run_config_data
 from scriptrun.config.script_run_config import ScriptRunConfig
 from scriptrun.data.datapath import DataReference
 from scriptrun.data.output import OutputConsumptionConfig, OutputFileDatasetConfig
@@ -97,7 +98,10 @@ class PipelineStep:
         self.version = version
         self.runconfig_pipeline_params = dict(rc_params)
         self._run_after: list[PipelineStep] = []
-        for item in self.outputs:
+        src = getattr(self, "script_run_config", None)
+        carried = ([*(src.arguments if isinstance(src.arguments, list) else []), *(src.outputs or [])]
+                   if isinstance(src, ScriptRunConfig) else [])
+        for item in [*self.outputs, *carried]:
             if isinstance(item, (PipelineData, OutputFileDatasetConfig)):
                 item._producer_step = self  # lets Pipeline(resolve_closure=True) find producers
 
@@ -136,7 +140,7 @@ class PipelineStep:
         inputs = [self._input(item, i, out) for i, item in enumerate(self.inputs)]
         outputs = [self._output(item, i, out) for i, item in enumerate(self.outputs)]
         declared = {_data_name(o) for o in [*inputs, *outputs] if o is not None}
-        declared |= set(getattr(rc, "data", None) or {})
+        declared |= {_data_name(i) for i in inputs_from_run_config_data(getattr(rc, "data", None))[0]}
         for attr in ("arguments", "command"):
             value = getattr(src, attr)
             if isinstance(value, (list, tuple)):
