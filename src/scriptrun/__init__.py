@@ -13,7 +13,7 @@ migrates by changing imports::
 ``import scriptrun`` never imports MLflow or Ray: they load only where they are used.
 """
 
-__version__ = "0.1.0"
+from scriptrun.version import __version__
 
 from scriptrun import assets as _assets  # noqa: F401  (plugs the Workspace asset views in)
 from scriptrun.compute.targets import AmlCompute, ComputeTarget, ComputeTargetException, RayCluster
@@ -56,6 +56,27 @@ from scriptrun.errors import (
     SubmitError,
     WorkspaceError,
 )
+from scriptrun.hyperdrive.config import HyperDriveConfig, PrimaryMetricGoal
+from scriptrun.hyperdrive.expressions import (
+    choice,
+    lognormal,
+    loguniform,
+    normal,
+    qlognormal,
+    qloguniform,
+    qnormal,
+    quniform,
+    randint,
+    uniform,
+)
+from scriptrun.hyperdrive.policy import (
+    BanditPolicy,
+    MedianStoppingPolicy,
+    NoTerminationPolicy,
+    TruncationSelectionPolicy,
+)
+from scriptrun.hyperdrive.run import HyperDriveRun
+from scriptrun.hyperdrive.sampling import BayesianParameterSampling, GridParameterSampling, RandomParameterSampling
 from scriptrun.run_details import RunDetails
 from scriptrun.rundir import RunStatus
 from scriptrun.runs.experiment import Experiment
@@ -79,6 +100,8 @@ __all__ = [
     "AgentError",
     "AmlCompute",
     "AzureCliAuthentication",
+    "BanditPolicy",
+    "BayesianParameterSampling",
     "Chainer",
     "ChildBatch",
     "ComputeTarget",
@@ -103,18 +126,25 @@ __all__ = [
     "Experiment",
     "FileDataset",
     "Gloo",
+    "GridParameterSampling",
+    "HyperDriveConfig",
+    "HyperDriveRun",
     "InteractiveLoginAuthentication",
     "JobSpec",
+    "MedianStoppingPolicy",
     "Mpi",
     "MpiConfiguration",
     "MsiAuthentication",
     "Nccl",
+    "NoTerminationPolicy",
     "OutputFileDatasetConfig",
     "ParallelTaskConfiguration",
     "ParameterServer",
+    "PrimaryMetricGoal",
     "Problem",
     "PyTorch",
     "PyTorchConfiguration",
+    "RandomParameterSampling",
     "RayCluster",
     "Run",
     "RunConfiguration",
@@ -130,8 +160,19 @@ __all__ = [
     "TabularDataset",
     "TensorFlow",
     "TensorflowConfiguration",
+    "TruncationSelectionPolicy",
     "VERSION",
     "Workspace",
     "WorkspaceError",
+    "choice",
+    "lognormal",
+    "loguniform",
+    "normal",
+    "qlognormal",
+    "qloguniform",
+    "qnormal",
+    "quniform",
+    "randint",
     "set_diagnostics_collection",
+    "uniform",
 ]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from scriptrun import __version__
+from scriptrun.version import __version__
 from scriptrun.agent import protocol as p
 from scriptrun.agent.runstate import RunRecord, run_details
 from scriptrun.errors import RunError

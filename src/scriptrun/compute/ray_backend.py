@@ -80,13 +80,7 @@ class RayBackend:
         if importlib.util.find_spec("ray") is None:
             problems.append(Problem("compute_target", f"{spec.compute_target!r} is a Ray cluster, but Ray is not "
                                     "installed in this environment", hint="pip install 'scriptrun[ray]'"))
-        else:
-            try:
-                self._jobs()  # reachable now, or the submission fails here rather than on the run
-            except SubmitError as exc:
-                problems.append(Problem("compute_target", str(exc),
-                                        hint=f"start the cluster, or re-attach {spec.compute_target!r} with "
-                                             "`scriptrun compute attach-ray NAME --address URL`"))
+
         host = urlparse(self.address).hostname or ""
         if tracking_uri and tracking_uri.startswith(("sqlite:", "file:")) and host not in ("127.0.0.1", "localhost",
                                                                                           "::1"):
@@ -99,6 +93,13 @@ class RayBackend:
             problems.append(Problem("node_count", "MPI jobs on a Ray cluster run on a single node",
                                     hint="use node_count=1 (with process_count_per_node ranks), or "
                                          "PyTorchConfiguration/TensorflowConfiguration across nodes"))
+        if not problems:  # only a submission that could run contacts the cluster
+            try:
+                self._jobs()  # reachable now, or the submission fails here rather than on the run
+            except SubmitError as exc:
+                problems.append(Problem("compute_target", str(exc),
+                                        hint=f"start the cluster, or re-attach {spec.compute_target!r} with "
+                                             "`scriptrun compute attach-ray NAME --address URL`"))
         return problems
 
     def base_env(self, client_env: Mapping[str, str]) -> dict[str, str]:
