@@ -11,7 +11,7 @@ args = parser.parse_args()
 
 run = Run.get_context()
 loss = 1.0
-for epoch in range(args.epochs):
+for _ in range(args.epochs):
     loss *= 1 - args.learning_rate
     run.log("loss", loss)
 run.log("final_loss", loss)
