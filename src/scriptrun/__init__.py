@@ -77,6 +77,18 @@ from scriptrun.hyperdrive.policy import (
 )
 from scriptrun.hyperdrive.run import HyperDriveRun
 from scriptrun.hyperdrive.sampling import BayesianParameterSampling, GridParameterSampling, RandomParameterSampling
+from scriptrun.models import Model
+from scriptrun.pipeline.core import (
+    Pipeline,
+    PipelineData,
+    PipelineParameter,
+    PipelineRun,
+    PortDataReference,
+    PublishedPipeline,
+    StepRun,
+    StepSequence,
+)
+from scriptrun.pipeline.steps import CommandStep, PythonScriptStep
 from scriptrun.run_details import RunDetails
 from scriptrun.rundir import RunStatus
 from scriptrun.runs.experiment import Experiment
@@ -104,6 +116,7 @@ __all__ = [
     "BayesianParameterSampling",
     "Chainer",
     "ChildBatch",
+    "CommandStep",
     "ComputeTarget",
     "ComputeTargetException",
     "CondaDependencies",
@@ -132,6 +145,7 @@ __all__ = [
     "InteractiveLoginAuthentication",
     "JobSpec",
     "MedianStoppingPolicy",
+    "Model",
     "Mpi",
     "MpiConfiguration",
     "MsiAuthentication",
@@ -140,10 +154,17 @@ __all__ = [
     "OutputFileDatasetConfig",
     "ParallelTaskConfiguration",
     "ParameterServer",
+    "Pipeline",
+    "PipelineData",
+    "PipelineParameter",
+    "PipelineRun",
+    "PortDataReference",
     "PrimaryMetricGoal",
     "Problem",
+    "PublishedPipeline",
     "PyTorch",
     "PyTorchConfiguration",
+    "PythonScriptStep",
     "RandomParameterSampling",
     "RayCluster",
     "Run",
@@ -156,6 +177,8 @@ __all__ = [
     "ScriptrunError",
     "ServicePrincipalAuthentication",
     "SnapshotError",
+    "StepRun",
+    "StepSequence",
     "SubmitError",
     "TabularDataset",
     "TensorFlow",
