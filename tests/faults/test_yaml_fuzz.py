@@ -64,9 +64,9 @@ _SEEDS = [
     "'quoted': \"dq \\u00e9 \\x41\"\nplain: -1.5e3\noct: 0o17\nhex: 0x1F\nsexa: 1:30:00\nnull_: ~\n",
 ]
 _TOKENS = ["\n", "  ", " ", "- ", ": ", ":", "[", "]", "{", "}", ", ", "&a ", "*a", "&b ", "*b", "<<: ",
-           "!!str ", "!!int ", "!!float ", "!!map ", "!!seq ", "!!binary ", "!x ", "? ", "|", ">", "#", "'", '"', "---",
-           "...", "%YAML 1.1", "\t", "\\", "@", "`", "~", "null", "true", "1", "-1", "0x1", "1e400", ".nan",
-           "script", "source_directory", "arguments", "node_count", "command", "src", "train.py",
+           "!!str ", "!!int ", "!!float ", "!!map ", "!!seq ", "!!binary ", "!x ", "? ", "|", ">", "#", "'",
+           '"', "---", "...", "%YAML 1.1", "\t", "\\", "@", "`", "~", "null", "true", "1", "-1", "0x1", "1e400",
+           ".nan", "script", "source_directory", "arguments", "node_count", "command", "src", "train.py",
            "environment_variables", "distributed_job_config", "type", "mpi", "\x00", "\x85", "\ufeff", "é"]
 
 
