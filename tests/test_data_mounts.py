@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
 from scriptrun import Dataset, Datastore, Experiment, ScriptRunConfig, Workspace
 from scriptrun.data.materialize import INPUTS_DIR, release_inputs
 from scriptrun.data.mounts import read_only_view, remove_view
@@ -150,3 +151,21 @@ def test_non_root_script_gets_v1s_read_only_error(tmp_path: Path) -> None:
         os.remove(view / "a.txt")
     remove_view(view)
     assert not view.exists()
+
+
+@pytest.mark.xfail(strict=True, reason="needs the agent to call release_inputs(run dir) once a run has ended "
+                                       "(issue 11, item 1; agent/server.py, see the report)")
+def test_mount_copy_is_deleted_when_the_run_ends(own_ws: Workspace, project, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("a")
+    store = Datastore.get_default(own_ws)
+    store.upload(str(raw), target_path="cleanup", show_progress=False)
+    ds = Dataset.File.from_files(path=(store, "cleanup")).register(own_ws, "cleanup")
+    script = "import os, sys\nprint('SEES', os.listdir(sys.argv[1]))\n"
+    run = Experiment(own_ws, "mounts").submit(
+        ScriptRunConfig(str(project(train=script)), "train.py", arguments=[ds.as_named_input("x").as_mount()]))
+    run.wait_for_completion(raise_on_error=True)
+    assert "SEES ['a.txt']" in _log_text(run)
+    wait_for(lambda: not (own_ws.run_dir(run.id) / INPUTS_DIR).exists(), timeout=5)
+    assert (Path(store.url) / "cleanup" / "a.txt").read_text() == "a"

@@ -31,7 +31,9 @@ inputs = {k: (v if isinstance(v, str) else {"id": v.id, "rows": len(v.to_pandas_
           for k, v in run.input_datasets.items()}
 report = {"argv": sys.argv[1:], "env": {k: os.environ.get(k) for k in ("files", "table", "copy", "model",
           "AZUREML_DATAREFERENCE_files", "AZUREML_DATASET_ENVIRONMENT_VARS", "AZUREML_DATASET_FILE_OUTPUTS")},
-          "inputs": inputs, "outputs": run.output_datasets}
+          "inputs": inputs, "outputs": run.output_datasets,
+          "walk": {k: sorted(os.path.relpath(os.path.join(d, f), v) for d, _, fs in os.walk(v) for f in fs)
+                   for k, v in inputs.items() if isinstance(v, str) and os.path.isdir(v)}}
 out = run.output_datasets.get("model")
 if out:
     with open(os.path.join(out, "model.txt"), "w") as fh:
@@ -83,7 +85,8 @@ def test_every_input_and_output_channel(shared_ws: Workspace, project, datasets)
     assert mounted != store_root and mounted.is_relative_to(shared_ws.run_dir(run.id))
     assert argv[2] == f"--table={table.id}"  # direct mode: the dataset id
     copy_dir = Path(argv[4])
-    assert (copy_dir / "sub" / "b.txt").read_text() == "b" and copy_dir != store_root  # downloaded copy
+    assert copy_dir != store_root and copy_dir != mounted  # a downloaded copy (deleted when the run ends)
+    assert report["walk"]["copy"] == report["walk"]["files"] == ["a.csv", "sub/b.txt"]
     model_dir = argv[6]
     # environment variables, v1 names included
     env = report["env"]
