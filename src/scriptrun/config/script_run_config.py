@@ -51,7 +51,12 @@ def _run_config_property(attr: str, doc: str) -> property:
 
 class ScriptRunConfig:
     """What to run (``script`` + ``arguments``, or ``command``) from ``source_directory``,
-    where (``compute_target``), in which ``environment``, on how many nodes/processes."""
+    where (``compute_target``), in which ``environment``, on how many nodes/processes.
+
+    Documented aliases (the estimators' and the seed design's spellings): ``entry_script`` for
+    ``script``; ``distributed_training`` and ``communicator`` for ``distributed_job_config``,
+    which also take v1's legacy ``Mpi``/``Gloo``/``Nccl``/``ParameterServer`` objects.
+    """
 
     MAX_DURATION_SECONDS_DEFAULT = MAX_DURATION_SECONDS_DEFAULT
 
