@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,37 +14,7 @@ from scriptrun import ConfigError, Experiment, PyTorchConfiguration, ScriptRunCo
 from scriptrun.compute.targets import ComputeTarget, RayCluster
 
 ray = pytest.importorskip("ray")
-
-DASHBOARD_PORT = 8297
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep every socket on loopback
-    from ray.cluster_utils import Cluster
-    from ray.job_submission import JobSubmissionClient
-
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": True, "dashboard_port": DASHBOARD_PORT})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        address = f"http://127.0.0.1:{DASHBOARD_PORT}"
-        wait_for(lambda: _reachable(JobSubmissionClient, address), timeout=60, interval=0.5)
-        yield address
-    finally:
-        cluster.shutdown()
-
-
-def _reachable(client_cls, address: str) -> bool:
-    try:
-        client_cls(address).list_jobs()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 @pytest.fixture
 def ray_ws(shared_ws: Workspace, ray_cluster: str) -> ComputeTarget:

@@ -259,8 +259,8 @@ def test_unknown_compute_target_did_you_mean(ws: Workspace, project: Path) -> No
     problem = info.value.problems[0]
     assert problem.path == "compute_target"
     assert problem.hint == "did you mean `gpu-cluster`?"
-    spec = prepare_job(ScriptRunConfig(str(project), "train.py", compute_target="gpu-cluster"), ws)
-    assert spec.compute_target == "gpu-cluster"
+    with pytest.raises(ConfigError, match="unknown compute target type 'ray'"):  # found, but of no known kind
+        prepare_job(ScriptRunConfig(str(project), "train.py", compute_target="gpu-cluster"), ws)
 
 
 def test_pip_package_list_passes_prepare_job(ws: Workspace, project: Path) -> None:

@@ -49,7 +49,12 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
     targets = target_definitions(workspace)
     problems += check_for_submit(spec, known_targets=targets)
     if spec.compute_target == LOCAL_TARGET or spec.compute_target in targets:
-        backend = make_backend(targets.get(spec.compute_target))
-        problems += backend.check(spec, workspace.tracking_uri)
+        try:
+            backend = make_backend(targets.get(spec.compute_target))
+        except WorkspaceError as exc:
+            problems.append(Problem("compute_target", str(exc), hint="attach it again, e.g. "
+                                    "`scriptrun compute attach-ray NAME --address http://HEAD:8265`"))
+        else:
+            problems += backend.check(spec, workspace.tracking_uri)
     raise_problems(problems, file=config._yaml_file, lines=config._yaml_lines)
     return spec

@@ -51,7 +51,7 @@ from scriptrun.workspace import Workspace
 from scriptrun.workspace.locking import atomic_write, file_lock
 
 BUILDER_VERSION = 1
-RUNTIME_PACKAGES = ("pydantic", "PyYAML", "fsspec")  # what `import scriptrun` + data access need
+RUNTIME_PACKAGES = ("pydantic", "PyYAML", "fsspec", "pathspec")  # what `import scriptrun` + data access need
 MANIFEST = "scriptrun-env.json"
 LOG_TAIL_LINES = 25
 INSTALLER_VARIABLE = "SCRIPTRUN_ENV_INSTALLER"  # auto (the default) | uv | pip
