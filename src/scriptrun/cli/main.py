@@ -19,6 +19,8 @@ from scriptrun.cli.compute_commands import compute_app, tracking_app
 from scriptrun.cli.data_commands import dataset_app, datastore_app
 from scriptrun.cli.env_commands import env_app
 from scriptrun.cli.migrate_command import migrate
+from scriptrun.cli.pipeline_commands import pipeline_app, submit_pipeline, validate_pipeline_file, yaml_kind
+from scriptrun.cli.sweep_commands import submit_hyperdrive, sweep_app, validate_hyperdrive_file
 from scriptrun.errors import ConfigError, ScriptrunError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -35,6 +37,10 @@ app.add_typer(env_app, name="env")
 app.add_typer(datastore_app, name="datastore")
 app.add_typer(dataset_app, name="dataset")
 app.command("migrate")(migrate)
+app.add_typer(pipeline_app, name="pipeline")
+app.add_typer(sweep_app, name="sweep")
+run_app.command("submit-pipeline")(submit_pipeline)
+run_app.command("submit-hyperdrive")(submit_hyperdrive)
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
@@ -200,10 +206,15 @@ def _duration(row: dict[str, Any]) -> str:
 
 
 @app.command("validate")
-def validate(file: str = typer.Argument(..., help="Job YAML file (or v1 .runconfig)."),
+def validate(file: str = typer.Argument(..., help="Job, pipeline or HyperDrive YAML file (or v1 .runconfig)."),
              overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a job key (repeatable)."),
              workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Run the full submit-time check on a job file without running it."""
+    """Run the full submit-time check on a job, pipeline or HyperDrive file without running it."""
+    kind = yaml_kind(file)
+    if kind == "pipeline":
+        return validate_pipeline_file(file, workspace)
+    if kind == "hyperdrive":
+        return validate_hyperdrive_file(file)
     from scriptrun.config import prepare_job
     from scriptrun.config.command_line import script_run_config_from_args
     from scriptrun.workspace import Workspace
@@ -216,8 +227,13 @@ def validate(file: str = typer.Argument(..., help="Job YAML file (or v1 .runconf
 
 
 @app.command("schema")
-def schema() -> None:
+def schema(pipeline: bool = typer.Option(False, "--pipeline", help="The pipeline YAML's schema instead.")) -> None:
     """Print the JSON Schema of the job YAML format (generated from the spec models)."""
+    if pipeline:
+        from scriptrun.pipeline.pipeline_yaml import pipeline_json_schema
+
+        sys.stdout.write(json.dumps(pipeline_json_schema(), indent=2) + "\n")
+        return
     from scriptrun.spec import JobSpec
 
     sys.stdout.write(json.dumps(JobSpec.model_json_schema(), indent=2) + "\n")

@@ -1,0 +1,151 @@
+"""``scriptrun run submit-hyperdrive`` (v1's HyperDrive YAML) and ``scriptrun sweep show``:
+submit a sweep and stream trial starts, ends and the best value; show the trials as a table
+sorted by the primary metric. Thin: parse, call the HyperDrive API, render."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from scriptrun.errors import ConfigError, Problem
+
+sweep_app = typer.Typer(no_args_is_help=True, help="HyperDrive sweeps: inspect trials.")
+
+WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
+                                                                  "current folder, or SCRIPTRUN_WORKSPACE).")
+POLL_SECONDS = 0.5
+
+
+def _cli() -> Any:
+    from scriptrun.cli import main
+
+    return main
+
+
+def validate_hyperdrive_file(file: str) -> None:
+    """``scriptrun validate sweep.yml``: every problem with file, line and hint (via ConfigError)."""
+    from scriptrun.hyperdrive.yamlfile import load_hyperdrive_yaml
+
+    hd = load_hyperdrive_yaml(file)
+    _cli().out.print(f"[green]ok[/]: {file} is a valid HyperDrive configuration ({type(hd.sampling).__name__}, "
+                     f"{hd.primary_metric_goal.value if hasattr(hd.primary_metric_goal, 'value') else ''} "
+                     f"{hd.primary_metric_name!r}, up to {hd.max_total_runs} trials)")
+
+
+def submit_hyperdrive(
+    config: str = typer.Option(..., "--config", "-c", help="Job YAML file (or v1 .runconfig) of one trial."),
+    hyperdrive: str = typer.Option(..., "--hyperdrive-configuration-name", help="v1 HyperDrive YAML: sampling, "
+                                   "policy, primary_metric_*, max_*."),
+    experiment: Optional[str] = typer.Option(None, "--experiment-name", "-e",
+                                             help="Experiment (default: the source folder's name)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a job key (repeatable)."),
+    no_wait: bool = typer.Option(False, "--async", help="Return once submitted; don't stream trials."),
+    workspace: Optional[Path] = WorkspaceOpt,
+) -> None:
+    """Submit a HyperDrive sweep of a job; stream trial starts, ends and the best value."""
+    from scriptrun.config.command_line import default_experiment_name, script_run_config_from_args
+    from scriptrun.hyperdrive.yamlfile import load_hyperdrive_yaml
+    from scriptrun.runs.experiment import Experiment
+
+    cli = _cli()
+    hd = load_hyperdrive_yaml(hyperdrive)
+    src = script_run_config_from_args(config, [], overrides=overrides or [])
+    ws = cli._workspace(workspace, create=True)
+    run = Experiment(ws, experiment or default_experiment_name(src)).submit(hd.to_config(run_config=src))
+    cli.err.print(f"Submitted sweep [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
+                  f"(workspace {ws.root})")
+    if no_wait:
+        cli.out.print(run.id)
+        return
+    status = _stream_trials(run, hd.primary_metric_name)
+    cli.out.print(f"sweep {run.id}: {cli._status_text(status)}")
+    cli.out.print(run.id)
+    if status != "Completed":
+        error = run.get_details().get("error") or {}
+        if error.get("message"):
+            cli.err.print(f"[bold red]error:[/] {error['message']}")
+        raise typer.Exit(1)
+
+
+def _stream_trials(run: Any, metric: str) -> str:
+    from scriptrun.rundir import is_terminal
+
+    cli = _cli()
+    seen: dict[str, str] = {}
+    best: tuple[str, float] | None = None
+    while True:
+        status = run.get_status()
+        hyperparameters = None
+        changed = False
+        for child in sorted(run.get_children(), key=lambda c: c.id):
+            child_status = child.get_status()
+            previous = seen.get(child.id)
+            if previous == child_status:
+                continue
+            seen[child.id] = child_status
+            if previous is None:
+                hyperparameters = hyperparameters or run.get_hyperparameters()
+                cli.out.print(f"  trial [bold]{child.id}[/] started {_params(hyperparameters.get(child.id))}")
+            if is_terminal(child_status):
+                changed = True
+                cli.out.print(f"  trial [bold]{child.id}[/] {cli._status_text(child_status)}"
+                              + _why(child, child_status))
+        if changed:
+            top = run.get_children_sorted_by_primary_metric(top=1, discard_no_metric=True)
+            if top and (best is None or top[0]["best_primary_metric"] != best[1]):
+                best = (top[0]["run_id"], top[0]["best_primary_metric"])
+                cli.out.print(f"  best {metric} so far: [bold]{best[1]:g}[/] ({best[0]})")
+        if is_terminal(status):
+            return status
+        time.sleep(POLL_SECONDS)
+
+
+def _params(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        return " ".join(f"{k}={v}" for k, v in json.loads(text).items())
+    except (ValueError, AttributeError):
+        return text
+
+
+def _why(child: Any, status: str) -> str:
+    if status == "Completed":
+        return ""
+    message = (child.get_details().get("error") or {}).get("message")
+    return f": {message.splitlines()[0]}" if message else ""
+
+
+@sweep_app.command("show")
+def show(run_id: str = typer.Argument(..., help="A HyperDrive run id (HD_...)."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """The sweep's trials, best first: hyperparameters, best primary metric, status, why stopped."""
+    from scriptrun.hyperdrive.run import HyperDriveRun
+    from scriptrun.runs.run import Run
+
+    cli = _cli()
+    base = Run.get(cli._workspace(workspace), run_id)
+    run = HyperDriveRun(base.experiment, run_id)
+    metric, goal = run._primary_metric()
+    if metric is None:
+        raise ConfigError(Problem("RUN_ID", f"run {run_id} is not a HyperDrive sweep",
+                                  hint="`scriptrun run list` shows the runs; sweeps' ids start with HD_"))
+    rows = run.get_children_sorted_by_primary_metric()
+    for row in rows:
+        row["why_stopped"] = _why(Run.get(run.experiment.workspace, row["run_id"]), row["status"])[2:]
+    if as_json:
+        cli.out.print_json(json.dumps(rows))
+        return
+    table = Table("Trial", "Hyperparameters", f"Best {metric} ({goal})", "Status", "Why stopped")
+    for row in rows:
+        value = row["best_primary_metric"]
+        table.add_row(row["run_id"], _params(row["hyperparameters"]), "" if value is None else f"{value:g}",
+                      cli._status_text(row["status"]), row["why_stopped"])
+    cli.out.print(f"sweep [bold]{run_id}[/]: {cli._status_text(run.get_status())}, {len(rows)} trial(s)")
+    cli.out.print(table)
