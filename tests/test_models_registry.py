@@ -7,16 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scriptrun.agent.models import (
-    DownloadModel,
-    GetModel,
-    ListModels,
-    RegisterModel,
-    download_model,
-    get_model,
-    list_models,
-    register_model,
-)
+from scriptrun.agent.models import download_model, get_model, list_models, register_model
+from scriptrun.agent.protocol import DownloadModel, GetModel, ListModels, RegisterModel
 from scriptrun.errors import RunError
 from scriptrun.models import _filters
 

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from scriptrun.agent.client import AgentClient
-from scriptrun.agent.models import DownloadModel, GetModel, ListModels, RegisterModel
+from scriptrun.agent.protocol import DownloadModel, GetModel, ListModels, RegisterModel
 from scriptrun.workspace import Workspace
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from scriptrun.version import __version__
+from scriptrun.agent import models
 from scriptrun.agent import protocol as p
 from scriptrun.agent.runstate import RunRecord, run_details
 from scriptrun.errors import RunError
 from scriptrun.rundir import METRICS_FILE, RunKind, RunStatus, read_records, shape_metrics
+from scriptrun.version import __version__
 
 if TYPE_CHECKING:
     from scriptrun.agent.server import Agent
@@ -36,6 +37,8 @@ class Handlers:
             p.SetTags: self.set_tags, p.GetTags: self.get_tags, p.AddProperties: self.add_properties,
             p.GetProperties: self.get_properties, p.Upload: self.upload, p.FileNames: self.file_names,
             p.Download: self.download, p.FindReusable: self.find_reusable,
+            p.RegisterModel: self.register_model, p.ListModels: self.list_models, p.GetModel: self.get_model,
+            p.DownloadModel: self.download_model,
         }
 
     def handle(self, data: Any) -> Any:
@@ -219,3 +222,25 @@ class Handlers:
     def find_reusable(self, request: p.FindReusable) -> str | None:
         with self.agent.lock:
             return self.agent.reusable.get(request.key)
+
+    # -- the model registry -------------------------------------------------------------------
+
+    def register_model(self, request: p.RegisterModel) -> dict[str, Any]:
+        if request.run_id is not None:
+            request = request.model_copy(update={"run_id": self._record(request.run_id).mlflow_run_id})
+        with self.agent.lock:
+            return models.register_model(self.agent.tracking.client, request, artifact_root=self.agent.ws.artifact_root)
+
+    def list_models(self, request: p.ListModels) -> list[dict[str, Any]]:
+        if request.run_id is not None and request.run_id in self.agent.records:
+            request = request.model_copy(update={"run_id": self.agent.records[request.run_id].mlflow_run_id})
+        with self.agent.lock:
+            return models.list_models(self.agent.tracking.client, request)
+
+    def get_model(self, request: p.GetModel) -> dict[str, Any]:
+        with self.agent.lock:
+            return models.get_model(self.agent.tracking.client, request)
+
+    def download_model(self, request: p.DownloadModel) -> str:
+        with self.agent.lock:
+            return models.download_model(self.agent.tracking.client, request)

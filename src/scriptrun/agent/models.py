@@ -1,9 +1,9 @@
 """v1's model registry (``Model.register``, ``run.register_model``, ``Model.list``,
 ``Model(ws, name)``, ``model.download``) on MLflow's model registry: the agent's side.
 
-The request models below travel from the client (``scriptrun.models``) to the agent, the
-single writer of the tracking store, whose handlers call the functions here with its
-``MlflowClient``. A model is a registered model with integer versions (v1's), its tags as
+The requests (``RegisterModel``… in :mod:`scriptrun.agent.protocol`) travel from the client
+(``scriptrun.models``) to the agent, the single writer of the tracking store, whose handlers
+call the functions here with its ``MlflowClient``. A model is a registered model with integer versions (v1's), its tags as
 MLflow tags and its v1 ``properties`` as tags prefixed ``scriptrun.property.``. Files
 registered from a local path (not a run's artifact) are copied into the workspace's
 artifact root under ``models/<name>/<version>/`` first, so a version never changes.
@@ -16,59 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from scriptrun.agent.protocol import Request
+from scriptrun.agent.protocol import DownloadModel, GetModel, ListModels, RegisterModel
 from scriptrun.errors import RunError
 
 PROPERTY_PREFIX = "scriptrun.property."
 
 
-class RegisterModel(Request):
-    """Register a new version of ``name``: ``model_path`` inside run ``run_id``'s artifacts,
-    or (no run) a local file or folder, copied into the workspace."""
-
-    op: Literal["register_model"] = "register_model"
-    name: str
-    model_path: str
-    run_id: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    properties: dict[str, str] = Field(default_factory=dict)
-    description: str | None = None
-
-
-class ListModels(Request):
-    """Model versions, newest first; ``latest`` keeps one per name."""
-
-    op: Literal["list_models"] = "list_models"
-    name: str | None = None
-    tags: dict[str, str | None] = Field(default_factory=dict)
-    properties: dict[str, str | None] = Field(default_factory=dict)
-    run_id: str | None = None
-    latest: bool = False
-
-
-class GetModel(Request):
-    """One model version (the latest when ``version`` is None)."""
-
-    op: Literal["get_model"] = "get_model"
-    name: str
-    version: int | None = None
-
-
-class DownloadModel(Request):
-    """Copy a model version's files into ``target_dir`` (on the agent's machine: this one)."""
-
-    op: Literal["download_model"] = "download_model"
-    name: str
-    version: int | None = None
-    target_dir: str
-    exist_ok: bool = False
-
-
-MODEL_REQUESTS = (RegisterModel, ListModels, GetModel, DownloadModel)
 
 
 def _as_dict(version: Any) -> dict[str, Any]:

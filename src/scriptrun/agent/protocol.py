@@ -144,9 +144,52 @@ class FindReusable(Request):
     key: str
 
 
+class RegisterModel(Request):
+    """Register a new version of ``name``: ``model_path`` inside run ``run_id``'s artifacts,
+    or (no run) a local file or folder, copied into the workspace."""
+
+    op: Literal["register_model"] = "register_model"
+    name: str
+    model_path: str
+    run_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+
+
+class ListModels(Request):
+    """Model versions, newest first; ``latest`` keeps one per name."""
+
+    op: Literal["list_models"] = "list_models"
+    name: str | None = None
+    tags: dict[str, str | None] = Field(default_factory=dict)
+    properties: dict[str, str | None] = Field(default_factory=dict)
+    run_id: str | None = None
+    latest: bool = False
+
+
+class GetModel(Request):
+    """One model version (the latest when ``version`` is None)."""
+
+    op: Literal["get_model"] = "get_model"
+    name: str
+    version: int | None = None
+
+
+class DownloadModel(Request):
+    """Copy a model version's files into ``target_dir`` (on the agent's machine: this one)."""
+
+    op: Literal["download_model"] = "download_model"
+    name: str
+    version: int | None = None
+    target_dir: str
+    exist_ok: bool = False
+
+
 AnyRequest = Annotated[
     Union[Ping, Shutdown, Submit, SubmitParent, Status, Wait, Details, ListRuns, Cancel, EndInteractive, Metrics,
-          SetTags, GetTags, AddProperties, GetProperties, Upload, FileNames, Download, FindReusable],
+          SetTags, GetTags, AddProperties, GetProperties, Upload, FileNames, Download, FindReusable,
+          RegisterModel, ListModels, GetModel, DownloadModel],
     Field(discriminator="op"),
 ]
 REQUEST = TypeAdapter(AnyRequest)

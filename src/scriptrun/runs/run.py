@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from scriptrun.agent import protocol
 from scriptrun.agent.client import AgentClient, send_request
 from scriptrun.errors import ActivityFailedException, RunError
+from scriptrun.models import register_model_from_run
 from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, log_order
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
@@ -314,6 +315,16 @@ class Run:
         child_id = run_id or f"{self._id}_{name or uuid.uuid4().hex[:8]}"
         return self.experiment.start_logging(run_id=child_id, outputs=outputs if outputs is not None else False,
                                              _parent_run_id=self._id)
+
+    def register_model(self, model_name: str, model_path: str | None = None, tags: dict[str, Any] | None = None,
+                       properties: dict[str, Any] | None = None, description: str | None = None,
+                       **kwargs: Any) -> Any:
+        """v1's ``run.register_model``: register ``model_path`` (an artifact of this run, e.g.
+        ``outputs/model.pkl``) as a new version of ``model_name`` in the workspace's MLflow
+        model registry; returns the ``Model``."""
+        self._flush()
+        return register_model_from_run(self._id, self.experiment.workspace, model_name, model_path, tags,
+                                       properties, description)
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None) -> Iterator[Run]:
