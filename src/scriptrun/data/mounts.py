@@ -106,13 +106,14 @@ def clone_file(src: Path, dst: Path) -> bool:
 def _copy_contents(fin, fout) -> None:
     """In the kernel when it can (``copy_file_range``), else through a buffer."""
     copied = 0
-    try:
-        while n := os.copy_file_range(fin.fileno(), fout.fileno(), _CHUNK):
-            copied += n
-        return
-    except OSError as exc:
-        if exc.errno not in _NO_CLONE or copied:
-            raise
+    if hasattr(os, "copy_file_range"):  # Linux
+        try:
+            while n := os.copy_file_range(fin.fileno(), fout.fileno(), _CHUNK):
+                copied += n
+            return
+        except OSError as exc:
+            if exc.errno not in _NO_CLONE or copied:
+                raise
     shutil.copyfileobj(fin, fout, 1 << 20)
 
 
