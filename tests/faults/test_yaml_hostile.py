@@ -237,3 +237,12 @@ def test_cli_validate_reports_without_traceback(job, content: str | bytes) -> No
                           text=True, timeout=60, cwd=file.parent)
     assert proc.returncode == 2 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert "job.yml:" in proc.stdout + proc.stderr
+
+
+def test_files_pyyaml_reads_but_libyaml_refuses_still_load(tmp_path: Path) -> None:
+    """v1 runconfig files hold `{address:, username:}`, which libyaml refuses and PyYAML reads."""
+    text = "docker:\n  baseImageRegistry: {address:, username:, password:}\n  x: 1\n"
+    file = tmp_path / "x.runconfig"
+    file.write_text(text)
+    data, lines = yamlio.load_yaml_with_lines(file)
+    assert data == yaml.safe_load(text) and lines[("docker", "x")] == 3

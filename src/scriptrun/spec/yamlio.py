@@ -1,10 +1,11 @@
 """YAML reading with line numbers, and the canonical YAML form of a :class:`JobSpec`.
 
 Every scriptrun YAML file (job files, ``.runconfig`` files, environment files) is read by
-:func:`load_yaml_with_lines`: the file is parsed **once** (libyaml's event stream when it is
-available, PyYAML's pure-Python parser otherwise), composed and constructed here without
-recursion beyond the depth limit, and every failure becomes a :class:`ConfigError` naming
-the file, the line and, for a limit, which one. The limits (module constants):
+:func:`load_yaml_with_lines`: the file is parsed **once** into an event stream (by libyaml
+when PyYAML is built with it; a file libyaml refuses is read again by PyYAML's own parser,
+the reference, so files PyYAML accepted stay accepted), composed and constructed here with
+no recursion beyond the depth limit, and every failure becomes a :class:`ConfigError`
+naming the file, the line and, for a limit, which one. The limits (module constants):
 
 * ``MAX_FILE_BYTES`` (16 MiB): larger files are refused before they are parsed;
 * ``MAX_DEPTH`` (64): lists and mappings nested deeper are refused;
@@ -44,7 +45,11 @@ MAX_DEPTH = 64
 MAX_VALUES = 1_000_000
 MAX_ALIAS_VALUES = 10_000
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the event parser: libyaml when built with it
+# Event parsers, fastest first: libyaml (when PyYAML is built with it), then PyYAML's own parser, which
+# stays the reference: libyaml refuses some files PyYAML reads (`{address:, username:}` in v1 runconfig
+# files), so a libyaml syntax error is retried with PyYAML and reported only if PyYAML agrees.
+_PARSERS: tuple[Any, ...] = tuple(dict.fromkeys([getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+                                                  yaml.SafeLoader]))
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -138,72 +143,78 @@ class _Composer:
     def __init__(self, file: str | None):
         self.file = file
         self.resolver = Resolver()
+
+    def compose(self, text: str) -> Node | None:
+        error: Any = None
+        for parser in _PARSERS:
+            try:
+                return self._compose(text, parser)
+            except yaml.YAMLError as exc:
+                error = exc
+        mark = getattr(error, "problem_mark", None)
+        raise _problem(self.file, mark, f"not valid YAML: {getattr(error, 'problem', None) or error}",
+                       _SYNTAX_HINT)
+
+    def _compose(self, text: str, parser: Any) -> Node | None:
         self.sizes: dict[int, int] = {}  # id(node) -> values it stands for, aliases expanded
         self.values = 0
         self.alias_values = 0
-
-    def compose(self, text: str) -> Node | None:
         anchors: dict[str, Node] = {}
         open_anchors: dict[str, Any] = {}
         stack: list[list[Any]] = []  # [node, items, anchor, size]
         root: Node | None = None
         documents = 0
-        try:
-            for event in yaml.parse(text, Loader=_LOADER):
-                if isinstance(event, yaml.DocumentStartEvent):
-                    documents += 1
-                    if documents > 1:
-                        raise _problem(self.file, event.start_mark, "more than one YAML document (`---`)",
-                                       "a configuration file holds one document; remove the extra `---`")
-                    continue
-                if isinstance(event, (yaml.CollectionEndEvent)):
-                    node, items, anchor, size = stack.pop()
-                    if isinstance(node, MappingNode):
-                        items = list(zip(items[0::2], items[1::2], strict=True))
-                    node.value, node.end_mark = items, event.end_mark
-                    self.sizes[id(node)] = size
-                    if anchor is not None:
-                        anchors[anchor] = node
-                        open_anchors.pop(anchor, None)
-                    item: Any = node
-                elif isinstance(event, yaml.AliasEvent):
-                    item, size = self._alias(event, anchors, open_anchors)
-                elif isinstance(event, yaml.ScalarEvent):
-                    tag = event.tag
-                    if tag is None or tag == "!":
-                        tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
-                    item = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-                    size = 1
-                    self._count(1, event.start_mark)
-                    if event.anchor is not None:
-                        anchors[event.anchor] = item
-                        self.sizes[id(item)] = 1
-                elif isinstance(event, yaml.CollectionStartEvent):
-                    if len(stack) >= MAX_DEPTH:
-                        raise _problem(self.file, event.start_mark,
-                                       f"lists and mappings nest more than {MAX_DEPTH} deep (MAX_DEPTH)",
-                                       "a configuration needs only a few levels; flatten the structure")
-                    self._count(1, event.start_mark)
-                    kind = MappingNode if isinstance(event, yaml.MappingStartEvent) else SequenceNode
-                    tag = event.tag
-                    if tag is None or tag == "!":
-                        tag = self.resolver.resolve(kind, None, event.implicit)
-                    node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
-                    if event.anchor is not None:
-                        open_anchors[event.anchor] = event.start_mark
-                    stack.append([node, [], event.anchor, 1])
-                    continue
-                else:
-                    continue
-                if stack:
-                    stack[-1][1].append(item)
-                    stack[-1][3] += size
-                else:
-                    root = item.node if isinstance(item, _Alias) else item
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise _problem(self.file, mark, f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-                           _SYNTAX_HINT)
+        for event in yaml.parse(text, Loader=parser):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _problem(self.file, event.start_mark, "more than one YAML document (`---`)",
+                                   "a configuration file holds one document; remove the extra `---`")
+                continue
+            if isinstance(event, (yaml.CollectionEndEvent)):
+                node, items, anchor, size = stack.pop()
+                if isinstance(node, MappingNode):
+                    items = list(zip(items[0::2], items[1::2], strict=True))
+                node.value, node.end_mark = items, event.end_mark
+                self.sizes[id(node)] = size
+                if anchor is not None:
+                    anchors[anchor] = node
+                    open_anchors.pop(anchor, None)
+                item: Any = node
+            elif isinstance(event, yaml.AliasEvent):
+                item, size = self._alias(event, anchors, open_anchors)
+            elif isinstance(event, yaml.ScalarEvent):
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
+                item = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                size = 1
+                self._count(1, event.start_mark)
+                if event.anchor is not None:
+                    anchors[event.anchor] = item
+                    self.sizes[id(item)] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    raise _problem(self.file, event.start_mark,
+                                   f"lists and mappings nest more than {MAX_DEPTH} deep (MAX_DEPTH)",
+                                   "a configuration needs only a few levels; flatten the structure")
+                self._count(1, event.start_mark)
+                kind = MappingNode if isinstance(event, yaml.MappingStartEvent) else SequenceNode
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.resolver.resolve(kind, None, event.implicit)
+                node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                if event.anchor is not None:
+                    open_anchors[event.anchor] = event.start_mark
+                stack.append([node, [], event.anchor, 1])
+                continue
+            else:
+                continue
+            if stack:
+                stack[-1][1].append(item)
+                stack[-1][3] += size
+            else:
+                root = item.node if isinstance(item, _Alias) else item
         return root
 
     def _alias(self, event: Any, anchors: dict[str, Node],
