@@ -17,6 +17,8 @@ from scriptrun import Dataset, Datastore, Experiment, ScriptRunConfig, Workspace
 from scriptrun.data.materialize import INPUTS_DIR, release_inputs
 from scriptrun.data.mounts import read_only_view, remove_view
 
+pytestmark = pytest.mark.slow  # real runs (a few of the checks are fast)
+
 VANDAL = """
 import os, sys
 target = sys.argv[1]

@@ -22,6 +22,8 @@ from scriptrun import (
 )
 from scriptrun.config import prepare_job
 
+pytestmark = pytest.mark.slow  # real runs (a few of the checks are fast)
+
 REPORT = """
 import json, os, sys
 from scriptrun import Run
