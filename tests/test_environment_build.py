@@ -24,6 +24,8 @@ from scriptrun.config import prepare_job
 from scriptrun.environment.builder import ensure_environment, envs_dir
 from scriptrun.spec import EnvironmentSpec
 
+pytestmark = pytest.mark.slow
+
 SIX_SCRIPT = """
 import sys, six
 from scriptrun import Run
