@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_a_run_completes_with_its_logs_metrics_and_outputs(target, project):
     assert run.get_metrics()["step"] == [0, 1, 2]
     assert "outputs/model.txt" in run.get_file_names()
     log = [name for name in details["logFiles"] if name.endswith("std_log.txt")]
-    assert log and "hello from the job" in open(details["logFiles"][log[0]]).read()
+    assert log and "hello from the job" in Path(details["logFiles"][log[0]]).read_text()
     assert list(details["phaseTimesUtc"])[:3] == ["Queued", "Preparing", "Running"]
 
 

@@ -13,6 +13,8 @@ import pytest
 from conftest import stop_agent
 from scriptrun.workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 
 def cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([sys.executable, "-m", "scriptrun", *args], cwd=cwd, capture_output=True, text=True,

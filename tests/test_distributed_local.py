@@ -22,6 +22,8 @@ from scriptrun import (
 from scriptrun.compute.launch import plan_processes
 from scriptrun.spec import JobSpec
 
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
 DDP = """
     import gc, json, os
     import torch

@@ -12,6 +12,8 @@ import pytest
 from conftest import stop_agent
 from scriptrun.workspace import Workspace
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 

@@ -19,6 +19,8 @@ from scriptrun.errors import ActivityFailedException
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
 
+pytestmark = pytest.mark.slow
+
 
 def submit(ws, folder, script="train.py", **kwargs) -> Run:
     return Experiment(ws, "tests").submit(ScriptRunConfig(str(folder), script, **kwargs))

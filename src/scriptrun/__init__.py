@@ -13,8 +13,6 @@ migrates by changing imports::
 ``import scriptrun`` never imports MLflow or Ray: they load only where they are used.
 """
 
-from scriptrun.version import __version__
-
 from scriptrun import assets as _assets  # noqa: F401  (plugs the Workspace asset views in)
 from scriptrun.compute.targets import AmlCompute, ComputeTarget, ComputeTargetException, RayCluster
 from scriptrun.config import (
@@ -76,7 +74,11 @@ from scriptrun.hyperdrive.policy import (
     TruncationSelectionPolicy,
 )
 from scriptrun.hyperdrive.run import HyperDriveRun
-from scriptrun.hyperdrive.sampling import BayesianParameterSampling, GridParameterSampling, RandomParameterSampling
+from scriptrun.hyperdrive.sampling import (
+    BayesianParameterSampling,
+    GridParameterSampling,
+    RandomParameterSampling,
+)
 from scriptrun.models import Model
 from scriptrun.pipeline.core import (
     Pipeline,
@@ -94,6 +96,7 @@ from scriptrun.rundir import RunStatus
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
 from scriptrun.spec import JobSpec
+from scriptrun.version import __version__
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.azure import (
     DEFAULT_CPU_IMAGE,

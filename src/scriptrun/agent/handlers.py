@@ -210,6 +210,9 @@ class Handlers:
             return self.agent.tracking.list_artifacts(record.mlflow_run_id)
 
     def download(self, request: p.Download) -> str:
+        if request.name.startswith("/") or ".." in Path(request.name).parts:
+            raise RunError(f"{request.name!r} is not a file of run {request.run_id}: names are relative to the "
+                           "run and cannot leave it")
         with self.agent.lock:
             record = self.agent.source_record(self._record(request.run_id))
             try:

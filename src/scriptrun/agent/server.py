@@ -50,6 +50,7 @@ from scriptrun.rundir import (
 )
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
+from scriptrun.workspace.snapshot import remove_escaping_links
 
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
@@ -338,6 +339,10 @@ class Agent:
     def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: Outcome) -> None:
         """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec;
         and, only when the run completed, its output datasets (registered when asked to)."""
+        dropped = remove_escaping_links(workdir / "outputs") if (workdir / "outputs").is_dir() else []
+        if dropped:  # a link to a file outside the run must not upload that file
+            with open(record.path / LOGS_DIR / "outputs_warnings.txt", "a") as fh:
+                fh.write("".join(f"warning: {line}\n" for line in dropped))
         with self.lock:
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
             self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
