@@ -23,7 +23,7 @@ from scriptrun.agent.controllers import (
 from scriptrun.pipeline.controller import STEPS_FILE, PipelineController
 from scriptrun.pipeline.graph import Binding, StepNode
 from scriptrun.pipeline.graph_svg import render_pipeline
-from scriptrun.pipeline.reuse import explain_reuse, static_components
+from scriptrun.spec.reuse import explain_reuse, static_components
 
 
 class Host:

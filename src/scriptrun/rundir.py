@@ -147,13 +147,19 @@ class Outcome:
         write_json_atomic(run_dir / EXIT_FILE, self.to_json())
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def atomic_write(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new content, never half."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    atomic_write(path, json.dumps(data))
 
 
 def read_json(path: Path) -> Any:

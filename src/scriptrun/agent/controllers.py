@@ -187,11 +187,9 @@ class BatchController:
         return actions + self._finish()
 
     def _finish(self) -> list[Action]:
-        if len(self.ended) < len(self.children) and not self._failed_fast():
+        if len(self.ended) < len(self.children):  # also when failing fast: the canceled ones end first
             return []
         bad = {rid: s for rid, s in self.ended.items() if s != RunStatus.COMPLETED.value}
-        if len(self.ended) < len(self.children):  # failing fast: wait for the canceled ones to end
-            return []
         self.finished = True
         if not bad:
             return [FinishParent(RunStatus.COMPLETED.value)]
@@ -200,9 +198,6 @@ class BatchController:
         return [FinishParent(status.value, {"code": "ChildRunFailed" if failed else "ChildRunCanceled",
                                             "message": f"{len(bad)} of {len(self.children)} child runs did not "
                                                        f"complete: " + ", ".join(f"{r} ({s})" for r, s in bad.items())})]
-
-    def _failed_fast(self) -> bool:
-        return not self.continue_on_failure and any(s != RunStatus.COMPLETED.value for s in self.ended.values())
 
     def on_metrics(self, run_id: str, records: list[dict[str, Any]]) -> list[Action]:
         return []

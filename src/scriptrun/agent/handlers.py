@@ -96,12 +96,12 @@ class Handlers:
         self._check_new(request.run_id, request.parent_run_id)
         if request.run_id in self.agent.records:
             return {"run_id": request.run_id, "status": self.agent.records[request.run_id].status}
-        self.agent.host.validate(request.controller, request.state)
+        controller = self.agent.host.load(request.controller, request.state)
         record = self.agent.create_run(p.Submit(
             run_id=request.run_id, experiment=request.experiment, tags=request.tags, properties=request.properties,
             parent_run_id=request.parent_run_id, client_env=request.client_env, client_python=request.client_python,
             kind=request.kind))
-        self.agent.host.start(record, request.controller, request.state)
+        self.agent.host.start(record, request.controller, controller)
         return {"run_id": record.run_id, "status": record.status}
 
     # -- status -----------------------------------------------------------------------------
@@ -148,7 +148,7 @@ class Handlers:
         if request.outputs_dir:
             with self.agent.lock:
                 self.agent.tracking.log_artifacts(record.mlflow_run_id, request.outputs_dir, "outputs")
-        self.agent._finish(record, request.status, request.error)
+        self.agent.finish(record, request.status, request.error)
         return record.status
 
     # -- metrics, tags, properties -----------------------------------------------------------

@@ -76,15 +76,15 @@ class ControllerHost:
 
     # -- entry points ----------------------------------------------------------------------
 
-    def validate(self, path: str, state: dict[str, Any]) -> None:
-        """Refuse a controller the agent cannot load (before creating its run)."""
+    def load(self, path: str, state: dict[str, Any]) -> Controller:
+        """The controller a submitter sent, rebuilt here (refused before its run is created)."""
         try:
-            load_controller(path, state)
+            return load_controller(path, state)
         except Exception as exc:  # noqa: BLE001 - any failure to rebuild it is the submitter's problem
             raise RunError(f"the agent cannot load controller {path}: {type(exc).__name__}: {exc}") from None
 
-    def start(self, record: RunRecord, path: str, state: dict[str, Any]) -> None:
-        hosted = Hosted(record, path, load_controller(path, state))
+    def start(self, record: RunRecord, path: str, controller: Controller) -> None:
+        hosted = Hosted(record, path, controller)
         self.controllers[record.run_id] = hosted
         with hosted.lock:
             self._apply(hosted, hosted.controller.start())
@@ -163,12 +163,13 @@ class ControllerHost:
                              properties=dict(child.properties), output_datasets=list(child.output_datasets),
                              reused_from=child.reused_from)
             self._apply(hosted, hosted.controller.on_child_status(info))
-            self._maybe_finish(hosted)
 
     def _feed_metrics(self, hosted: Hosted) -> None:
+        """New metrics of the running children (an ended child's last ones went with its end)."""
         with hosted.lock:
             for child in self._children(hosted.record.run_id):
-                self._feed_metrics_of(hosted, child)
+                if not child.is_terminal:
+                    self._feed_metrics_of(hosted, child)
 
     def _feed_metrics_of(self, hosted: Hosted, child: RunRecord) -> None:
         source = self.agent.source_record(child)
@@ -259,7 +260,7 @@ class ControllerHost:
         else:
             status, error = RunStatus(hosted.finish["status"]), hosted.finish.get("error")
         self.agent.ingest(hosted.record)
-        self.agent._finish(hosted.record, status, error)
+        self.agent.finish(hosted.record, status, error)
         self.controllers.pop(hosted.record.run_id, None)
 
     def _fail(self, hosted: Hosted) -> None:

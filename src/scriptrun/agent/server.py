@@ -124,8 +124,7 @@ class Agent:
                 log.exception("unreadable run record %s", status_file)
                 continue
             self.records[record.run_id] = record
-            if record.status == RunStatus.COMPLETED.value and record.reuse_key and not record.reused_from:
-                self.reusable[record.reuse_key] = record.run_id
+            self._index_reusable(record)
         for record in sorted(self.records.values(), key=lambda r: r.created):
             if record.is_terminal or record.status == RunStatus.QUEUED.value:
                 continue  # the scheduler picks queued runs up
@@ -133,7 +132,7 @@ class Agent:
                 self.host.recover(record)
             elif record.kind.has_processes():
                 backend = self.backend(record.target)
-                if backend.launched(record.path):
+                if backend.adopt(record.path):
                     self.active.add(record.run_id)
                     threading.Thread(target=self._follow, args=(record, backend), daemon=True).start()
                 else:  # died while preparing: prepare again
@@ -206,6 +205,11 @@ class Agent:
                                                       record.properties.items()})
         self.set_status(record, RunStatus.COMPLETED)
 
+    def _index_reusable(self, record: RunRecord) -> None:
+        """A Completed run that did its own work is what later runs with its key may reuse."""
+        if record.status == RunStatus.COMPLETED.value and record.reuse_key and not record.reused_from:
+            self.reusable[record.reuse_key] = record.run_id
+
     def source_record(self, record: RunRecord) -> RunRecord:
         """Where a run's results live: itself, or the run a reused step shows."""
         return self.records.get(record.reused_from or "", record)
@@ -250,7 +254,7 @@ class Agent:
                     mlflow_experiment_id=self.tracking.experiment_id(record.experiment))
             spec, python, extra_env = self._prepare(record, spec, workdir)
             if record.run_id in self.cancel_reasons:
-                self._finish(record, RunStatus.CANCELED, None)
+                self.finish(record, RunStatus.CANCELED, None)
                 return
             env = {**local.job_env(spec, backend.base_env(record.client_env), contract), **extra_env}
             backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id))
@@ -284,7 +288,7 @@ class Agent:
             self.cancel_reasons.setdefault(record.run_id, reason)
             if not record.kind.is_controlled() and (record.run_id not in self.active
                                                     or not record.kind.has_processes()):
-                self._finish(record, RunStatus.CANCELED, None)
+                self.finish(record, RunStatus.CANCELED, None)
                 return record.status
         if record.kind.is_controlled():  # outside the agent's lock: the host takes its own
             self.host.cancel(record.run_id)
@@ -303,7 +307,7 @@ class Agent:
         else:
             log.error("run %s failed in the agent", record.run_id, exc_info=exc)
             error = {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
-        self._finish(record, RunStatus.FAILED, error)
+        self.finish(record, RunStatus.FAILED, error)
 
     def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
         """What the job needs before it starts (while the run shows ``Preparing``): its
@@ -370,10 +374,11 @@ class Agent:
         workdir = record.path / WORKDIR
         self._collect_outputs(record, workdir, outcome)
         status, error = outcome_status(outcome, record)
-        self._finish(record, status, error)
+        self.finish(record, status, error)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    def _finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
+    def finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
+        """End a run (the one way to a terminal state besides an outcome) and free its slot."""
         reason = self.cancel_reasons.get(record.run_id)
         if status is RunStatus.CANCELED and reason and error is None:
             error = {"code": "Canceled", "message": reason}
@@ -395,8 +400,7 @@ class Agent:
             self.tracking.set_tags(record.mlflow_run_id, tags)
             if status.is_terminal():
                 self.tracking.terminate(record.mlflow_run_id, status, record.end_time or time.time())
-            if status is RunStatus.COMPLETED and record.reuse_key and not record.reused_from:
-                self.reusable[record.reuse_key] = record.run_id
+            self._index_reusable(record)
             self.changed.notify_all()
         if record.parent_run_id:
             self.host.notify(record.parent_run_id, record.run_id)

@@ -185,6 +185,23 @@ def download_run(run_id: str,
     err.print(f"{len(files)} file(s) downloaded to {output_dir}")
 
 
+def _follow_parent(run: Any, what: str, no_wait: bool, stream: Any) -> None:
+    """The end of every submit command of a parent run (pipeline, sweep): print its id at once
+    with ``--async``; else stream it with ``stream(run) -> final status``, print how it ended
+    and its error, and exit 1 unless it completed."""
+    if no_wait:
+        out.print(run.id)
+        return
+    status = stream(run)
+    out.print(f"{what} {run.id}: {_status_text(status)}")
+    out.print(run.id)
+    if status != "Completed":
+        error = run.get_details().get("error") or {}
+        if error.get("message"):
+            err.print(f"[bold red]error:[/] {error['message']}")
+        raise typer.Exit(1)
+
+
 def _status_text(status: str) -> str:
     color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(status, "cyan")
     return f"[{color}]{status}[/]"

@@ -111,17 +111,7 @@ def submit_pipeline(
                           regenerate_outputs=regenerate_outputs, rerun=rerun or None)
     cli.err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
                   f"(workspace {ws.root})")
-    if no_wait:
-        cli.out.print(run.id)
-        return
-    status = _stream_steps(run)
-    cli.out.print(f"pipeline {run.id}: {cli._status_text(status)}")
-    cli.out.print(run.id)
-    if status != "Completed":
-        error = run.get_details().get("error") or {}
-        if error.get("message"):
-            cli.err.print(f"[bold red]error:[/] {error['message']}")
-        raise typer.Exit(1)
+    cli._follow_parent(run, "pipeline", no_wait, _stream_steps)
 
 
 def _stream_steps(run: Any) -> str:
@@ -231,11 +221,4 @@ def submit_published(
     values = _parameters(overrides or [], name)
     run = PublishedPipeline.get(ws, name).submit(ws, experiment, pipeline_parameters=values or None)
     cli.err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{experiment}[/]")
-    if no_wait:
-        cli.out.print(run.id)
-        return
-    status = _stream_steps(run)
-    cli.out.print(f"pipeline {run.id}: {cli._status_text(status)}")
-    cli.out.print(run.id)
-    if status != "Completed":
-        raise typer.Exit(1)
+    cli._follow_parent(run, "pipeline", no_wait, _stream_steps)

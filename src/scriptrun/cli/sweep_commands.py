@@ -59,17 +59,7 @@ def submit_hyperdrive(
     run = Experiment(ws, experiment or default_experiment_name(src)).submit(hd.to_config(run_config=src))
     cli.err.print(f"Submitted sweep [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
                   f"(workspace {ws.root})")
-    if no_wait:
-        cli.out.print(run.id)
-        return
-    status = _stream_trials(run, hd.primary_metric_name)
-    cli.out.print(f"sweep {run.id}: {cli._status_text(status)}")
-    cli.out.print(run.id)
-    if status != "Completed":
-        error = run.get_details().get("error") or {}
-        if error.get("message"):
-            cli.err.print(f"[bold red]error:[/] {error['message']}")
-        raise typer.Exit(1)
+    cli._follow_parent(run, "sweep", no_wait, lambda r: _stream_trials(r, hd.primary_metric_name))
 
 
 def _stream_trials(run: Any, metric: str) -> str:

@@ -52,6 +52,11 @@ class ComputeBackend(Protocol):
         """Whether ``start`` got as far as handing the run over (decides recovery)."""
         ...
 
+    def adopt(self, run_dir: Path) -> bool:
+        """After an agent restart: take over a run an earlier agent started (finishing a hand
+        over it died in the middle of); False if it was never handed over."""
+        ...
+
     def running(self, run_dir: Path) -> bool:
         """Whether the run's processes have started (the run shows ``Running``)."""
         ...

@@ -207,9 +207,12 @@ class LocalBackend:
         self._shims[launch.run_dir] = start_shim(launch.run_dir)
 
     def launched(self, run_dir: Path) -> bool:
-        if (run_dir / LAUNCH_FILE).exists() and not (run_dir / SHIM_LOCK).exists():
-            self._shims[run_dir] = start_shim(run_dir)  # the agent died between launch.json and the shim
         return (run_dir / LAUNCH_FILE).exists()
+
+    def adopt(self, run_dir: Path) -> bool:
+        if self.launched(run_dir) and not (run_dir / SHIM_LOCK).exists():
+            self._shims[run_dir] = start_shim(run_dir)  # the agent died between launch.json and the shim
+        return self.launched(run_dir)
 
     def running(self, run_dir: Path) -> bool:
         return (run_dir / LAUNCH_FILE).exists()

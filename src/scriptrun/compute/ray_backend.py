@@ -125,6 +125,9 @@ class RayBackend:
     def launched(self, run_dir: Path) -> bool:
         return (run_dir / RAY_JOB_FILE).exists()
 
+    def adopt(self, run_dir: Path) -> bool:
+        return self.launched(run_dir)  # the Ray job follows itself; ray_job.json finds it again
+
     def _job(self, run_dir: Path) -> tuple[Any, str, dict[str, Any]]:
         info = read_json(run_dir / RAY_JOB_FILE) or {}
         return self._jobs(info.get("address")), info.get("job_id", run_dir.name), info

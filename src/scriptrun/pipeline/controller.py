@@ -26,8 +26,8 @@ from scriptrun.agent.controllers import (
     UpdateParent,
 )
 from scriptrun.pipeline.graph import StepNode, downstream, fill_parameters, topological_order
-from scriptrun.pipeline.reuse import parameter_component, reuse_key, upstream_component
 from scriptrun.rundir import RunStatus
+from scriptrun.spec.reuse import parameter_component, reuse_key, upstream_component
 
 STEPS_FILE = "pipeline_steps.json"  # the parent's per-step summary (status, reuse, why)
 STEP_PROPERTY = "scriptrun.pipeline.step"

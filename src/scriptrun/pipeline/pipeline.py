@@ -18,10 +18,11 @@ from scriptrun.config.prepare import prepare_job
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.pipeline.graph import Binding, StepNode, find_cycle, parameters_used
 from scriptrun.pipeline.pipeline_data import PipelineData
-from scriptrun.pipeline.reuse import static_components
 from scriptrun.pipeline.step import Lowered, PipelineStep, StepSequence, _prefixed
 from scriptrun.runs.experiment import Experiment, register_submit_function
+from scriptrun.runs.submit import plan_job
 from scriptrun.spec.problems import did_you_mean
+from scriptrun.spec.reuse import static_components
 from scriptrun.workspace import Workspace
 
 EMPTY_DATASET = {"type": "file", "paths": []}
@@ -242,17 +243,8 @@ def _bindings(steps: list[PipelineStep], lowered: list[Lowered], problems: list[
 
 def _snapshot(spec: Any, workspace: Workspace) -> tuple[str, dict[str, str]]:
     """The step's snapshot id (through the one planning path) and its files' hashes."""
-    from scriptrun.workspace.snapshot import load_snapshot
-
-    try:
-        from scriptrun.runs.submit import plan_job
-    except ImportError:  # before the planning seam existed
-        from scriptrun.workspace.snapshot import take_snapshot
-
-        snapshot = take_snapshot(workspace, spec.source_directory)
-    else:
-        snapshot = load_snapshot(workspace, plan_job(spec, workspace).snapshot_id)
-    return snapshot.id, {path: sha for path, (sha, _mode) in snapshot.files.items()}
+    plan = plan_job(spec, workspace)
+    return plan.snapshot_id, plan.source_files
 
 
 def _submit(pipeline: Pipeline, workspace: Workspace, experiment_name: str, *, tags: dict[str, str] | None = None,

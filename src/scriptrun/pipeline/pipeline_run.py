@@ -27,10 +27,10 @@ from scriptrun.pipeline.controller import (
     PipelineController,
 )
 from scriptrun.pipeline.parameter import resolve_parameters
-from scriptrun.pipeline.reuse import explain_reuse
 from scriptrun.rundir import RunKind, RunStatus, is_terminal
 from scriptrun.runs.run import Run, new_run_id
 from scriptrun.spec.problems import did_you_mean
+from scriptrun.spec.reuse import explain_reuse
 from scriptrun.workspace import Workspace
 
 

@@ -21,7 +21,7 @@ from scriptrun.agent import protocol
 from scriptrun.agent.client import AgentClient, send_request
 from scriptrun.errors import ActivityFailedException, RunError
 from scriptrun.models import register_model_from_run
-from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, log_order
+from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, sorted_logs
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
 
@@ -399,7 +399,7 @@ class _LogStreamer:
         self.current: Path | None = None
 
     def pump(self) -> None:
-        files = sorted(self.logs.glob("*.txt"), key=lambda p: log_order(p.stem))
+        files = sorted_logs(self.logs)
         if not files:
             return
         if self.current is not None and self.current != files[0]:

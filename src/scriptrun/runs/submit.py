@@ -8,12 +8,9 @@ which carries a plan made here). Parent runs whose children a controller drives
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 from scriptrun.agent.controllers import Controller, controller_path
 from scriptrun.agent.protocol import Submit, SubmitParent
@@ -21,7 +18,7 @@ from scriptrun.rundir import RunKind
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run, agent_client, new_run_id
 from scriptrun.spec import JobSpec
-from scriptrun.spec.job import DatasetSpec
+from scriptrun.spec.reuse import reuse_key, static_components
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.snapshot import take_snapshot
 
@@ -30,41 +27,24 @@ from scriptrun.workspace.snapshot import take_snapshot
 class JobPlan:
     """A job ready to be created: its spec, its source snapshot, and its content key.
 
-    ``reuse_key`` is a hash of ``reuse_components``: the canonical spec without its
-    environment and inputs (``spec``), the snapshot id (``source``), the environment's
-    definition (``environment``) and each input's dataset version and fingerprint
-    (``input.<name>``). Two runs with the same key would do the same work."""
+    ``reuse_key`` is a hash of ``reuse_components`` (:func:`scriptrun.spec.reuse.static_components`:
+    the source snapshot and each file's hash, each part of the canonical spec, the environment,
+    each input's dataset version and fingerprint). Two runs with the same key would do the same work."""
 
     spec: JobSpec
     snapshot_id: str
     reuse_key: str
     reuse_components: dict[str, str]
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-def reuse_components(spec: JobSpec, snapshot_id: str) -> dict[str, str]:
-    data = spec.model_dump(mode="json")
-    environment, inputs = data.pop("environment"), data.pop("inputs")
-    components = {"spec": _digest(data), "source": snapshot_id, "environment": _digest(environment)}
-    for name, item in sorted(spec.inputs.items()):
-        dataset = item.dataset
-        if isinstance(dataset, DatasetSpec):
-            components[f"input.{name}"] = (f"{dataset.name}:{dataset.version} {dataset.fingerprint}" if dataset.name
-                                           else _digest(inputs[name]))
-        else:
-            components[f"input.{name}"] = dataset
-    return components
+    source_files: dict[str, str]  # relative path -> content hash
 
 
 def plan_job(spec: JobSpec, workspace: Workspace) -> JobPlan:
     """Snapshot ``spec.source_directory`` and compute the job's content key. ``spec`` must
     already have passed the full submit-time validation (``prepare_job``)."""
     snapshot = take_snapshot(workspace, spec.source_directory)
-    components = reuse_components(spec, snapshot.id)
-    return JobPlan(spec, snapshot.id, _digest(components), components)
+    files = {path: sha for path, (sha, _mode) in snapshot.files.items()}
+    components = static_components("", spec.model_dump(mode="json"), snapshot.id, files)
+    return JobPlan(spec, snapshot.id, reuse_key(components), components, files)
 
 
 def submit_job(spec: JobSpec, workspace: Workspace, experiment_name: str, *,

@@ -1,4 +1,5 @@
-"""Advisory inter-process file locks (``flock``) for the workspace's shared files."""
+"""Advisory inter-process file locks (``flock``) for the workspace's shared files, and
+atomic writes (defined in :mod:`scriptrun.rundir`, re-exported for the workspace's files)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from scriptrun.rundir import atomic_write
+
+__all__ = ["atomic_write", "file_lock"]
 
 
 @contextmanager
@@ -20,14 +25,3 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new content, never half."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -1,6 +1,7 @@
-"""Step reuse keys that explain themselves (pure functions).
+"""Reuse keys that explain themselves (pure functions over a spec's JSON form).
 
-A step's key is a hash of its *components*: a flat dict naming each part of what the step
+Every planned run gets one (``runs.submit.plan_job``); pipelines use them to reuse steps.
+A run's key is a hash of its *components*: a flat dict naming each part of what the step
 would compute — its source snapshot (and each file's hash), each part of its canonical spec,
 its environment, each input (a dataset version, or an upstream output's fingerprint) and
 each pipeline parameter it uses. Two runs with the same components would do the same work,
