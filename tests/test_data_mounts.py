@@ -155,8 +155,6 @@ def test_non_root_script_gets_v1s_read_only_error(tmp_path: Path) -> None:
     assert not view.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="needs the agent to call release_inputs(run dir) once a run has ended "
-                                       "(issue 11, item 1; agent/server.py, see the report)")
 def test_mount_copy_is_deleted_when_the_run_ends(own_ws: Workspace, project, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -127,8 +127,6 @@ def test_failed_build_leads_with_the_installers_error(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="needs the agent to upload <run dir>/logs as user_logs/ when preparing "
-                                       "fails (issue 11, item 4; agent/server.py, see the report)")
 def test_failed_build_log_is_a_run_file(own_ws: Workspace, project) -> None:
     env = Environment("broken")
     env.python.conda_dependencies = CondaDependencies.create(pip_packages=[MISSING])

@@ -35,6 +35,7 @@ from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
 from scriptrun.compute.backend import ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
+from scriptrun.data.materialize import release_inputs
 from scriptrun.errors import RunError, ScriptrunError
 from scriptrun.rundir import (
     JOB_FILE,
@@ -307,6 +308,11 @@ class Agent:
         else:
             log.error("run %s failed in the agent", record.run_id, exc_info=exc)
             error = {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
+        try:  # what was logged so far (an environment's build log) stays a file of the run
+            with self.lock:
+                self.tracking.log_artifacts(record.mlflow_run_id, record.path / LOGS_DIR, "user_logs")
+        except Exception:  # noqa: BLE001 - the run is failing anyway; say so in the agent's log
+            log.exception("uploading the logs of %s failed", record.run_id)
         self.finish(record, RunStatus.FAILED, error)
 
     def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
@@ -379,6 +385,8 @@ class Agent:
 
     def finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
         """End a run (the one way to a terminal state besides an outcome) and free its slot."""
+        if record.kind.has_processes():
+            release_inputs(record.path)  # the run's own copies of its inputs
         reason = self.cancel_reasons.get(record.run_id)
         if status is RunStatus.CANCELED and reason and error is None:
             error = {"code": "Canceled", "message": reason}
