@@ -13,6 +13,7 @@ import yaml
 from rich.table import Table
 
 from scriptrun.errors import ConfigError, Problem
+from scriptrun.spec.yamlio import load_yaml_with_lines
 
 pipeline_app = typer.Typer(no_args_is_help=True, help="Pipelines: why steps were reused, the graph, "
                                                       "published pipelines.")
@@ -32,9 +33,9 @@ def yaml_kind(file: str) -> str | None:
     """``"pipeline"`` for a pipeline YAML (``jobs:``), ``"hyperdrive"`` for v1's HyperDrive YAML
     (``sampling:`` / ``primary_metric_name:``), else None (a job file, or unreadable)."""
     try:
-        data = yaml.safe_load(Path(file).read_text())
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
+        data, _ = load_yaml_with_lines(file)  # the bounded loader: hostile files end in a ConfigError
+    except ConfigError:
+        return None  # the job-file path reports it
     if not isinstance(data, dict):
         return None
     if "jobs" in data:
