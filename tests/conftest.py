@@ -113,9 +113,10 @@ def project(tmp_path: Path) -> Callable[..., Path]:
 DASHBOARD_PORT = 8297
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A simulated two-node Ray cluster on loopback (a head with no CPUs, two 1-CPU nodes)."""
+    """A simulated two-node Ray cluster on loopback (a head with no CPUs, two 1-CPU nodes), per
+    test module: an idle cluster costs the other tests CPU and memory on a small machine."""
     pytest.importorskip("ray")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep every socket on loopback
