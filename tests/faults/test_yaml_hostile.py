@@ -240,3 +240,10 @@ def test_files_pyyaml_reads_but_libyaml_refuses_still_load(tmp_path: Path) -> No
     file.write_text(text)
     data, lines = yamlio.load_yaml_with_lines(file)
     assert data == yaml.safe_load(text) and lines[("docker", "x")] == 3
+
+
+@pytest.mark.parametrize("content", ['source_directory: "src\\0x"\nscript: train.py\n', 'script: "train\\0.py"\n'])
+def test_a_nul_in_a_path_is_a_config_error(job, content: str) -> None:
+    """Found by the fuzz: a NUL reached ``Path.resolve`` and escaped as ValueError."""
+    err = _error(job(content))
+    assert "NUL" in str(err) and "job.yml:1" in str(err)

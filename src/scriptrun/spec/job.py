@@ -203,6 +203,13 @@ class JobSpec(SpecModel):
     outputs: dict[str, OutputSpec] = Field(default_factory=dict)
     resume_from: DataLocationSpec | None = None
 
+    @field_validator("source_directory", "script")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("a path cannot contain a NUL character (\\x00)")
+        return value
+
     @field_validator("command", mode="before")
     @classmethod
     def _command_items_to_str(cls, value: Any) -> Any:

@@ -365,7 +365,7 @@ def job_spec_from_mapping(data: dict[str, Any], *, base_dir: str | os.PathLike[s
                           lines: dict[Loc, int] | None = None) -> JobSpec:
     """Validate a job mapping; a relative ``source_directory`` is taken from ``base_dir``."""
     source = data.get("source_directory", ".")
-    if isinstance(source, str):
+    if isinstance(source, str) and "\x00" not in source:  # a NUL is the spec's to refuse, with its line
         data = {**data, "source_directory": str((Path(base_dir) / os.path.expanduser(source)).resolve())}
     return validate_model(JobSpec, data, file=file, lines=lines)
 
