@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import pid_alive, wait_for
 from scriptrun import (
     CondaDependencies,
     ConfigError,
@@ -199,3 +199,45 @@ def test_user_managed_environment_builds_nothing(own_ws: Workspace, project) -> 
     assert _status(own_ws, run.id)["environment"] == {}
     assert not envs_dir(own_ws).exists() or not any(envs_dir(own_ws).iterdir())
     wait_for(lambda: os.path.exists(own_ws.run_dir(run.id)))
+
+
+
+SLOW_BACKEND = """
+import os, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open({pid_file!r}, "w") as fh:
+        fh.write(str(os.getpid()))
+    print("SLOWBUILD building", flush=True)
+    time.sleep(600)
+    raise SystemExit("never finishes")
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+"""
+
+
+def test_cancel_during_environment_build_stops_the_build(own_ws: Workspace, project, tmp_path: Path) -> None:
+    """Issue 11 #2: cancel() while Preparing ends the run Canceled, with the build's whole
+    process group stopped and no half-built environment left in the cache."""
+    package, pid_file = tmp_path / "slowpkg", tmp_path / "builder.pid"
+    package.mkdir()
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "slowbackend"\nbackend-path = ["."]\n\n'
+        '[project]\nname = "slowpkg"\nversion = "1.0"\n')
+    (package / "slowbackend.py").write_text(SLOW_BACKEND.format(pid_file=str(pid_file)))
+    src_dir = project(train="print('never runs')\n")
+    env = _pip_env("slow-build", f"slowpkg @ {package.as_uri()}")
+    run = Experiment(own_ws, "cancel-build").submit(ScriptRunConfig(str(src_dir), "train.py", environment=env))
+    wait_for(pid_file.is_file, timeout=120)  # the build is inside the package's build backend
+    builder = int(pid_file.read_text())
+    assert run.get_status() == "Preparing"
+    run.cancel()
+    wait_for(lambda: run.get_status() in ("Canceled", "Completed", "Failed"), timeout=30)
+    assert run.get_status() == "Canceled"
+    build_log = own_ws.run_dir(run.id) / "logs" / "environment_build.txt"
+    assert "stopped: the run was canceled" in build_log.read_text()
+    assert "environment_build.txt" in " ".join(run.get_details()["logFiles"])  # the log stays a run file
+    wait_for(lambda: not pid_alive(builder), timeout=15)  # the backend, a grandchild of the agent, is gone
+    leftovers = [p.name for p in envs_dir(own_ws).iterdir() if p.name != ".locks"]
+    assert leftovers == []

@@ -36,6 +36,7 @@ from scriptrun.compute import local
 from scriptrun.compute.backend import ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
 from scriptrun.data.materialize import release_inputs
+from scriptrun.environment.builder import BuildCanceled, ensure_environment
 from scriptrun.errors import RunError, ScriptrunError
 from scriptrun.rundir import (
     JOB_FILE,
@@ -260,6 +261,9 @@ class Agent:
             env = {**local.job_env(spec, backend.base_env(record.client_env), contract), **extra_env}
             backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id))
             self._follow(record, backend)
+        except BuildCanceled:  # canceled while its environment was built: the build is stopped
+            self._keep_logs(record)
+            self.finish(record, RunStatus.CANCELED, None)
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             self._fail(record, exc)
 
@@ -308,12 +312,17 @@ class Agent:
         else:
             log.error("run %s failed in the agent", record.run_id, exc_info=exc)
             error = {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
-        try:  # what was logged so far (an environment's build log) stays a file of the run
+        self._keep_logs(record)
+        self.finish(record, RunStatus.FAILED, error)
+
+    def _keep_logs(self, record: RunRecord) -> None:
+        """What a run that ends before starting logged so far (an environment's build log)
+        stays a file of the run."""
+        try:
             with self.lock:
                 self.tracking.log_artifacts(record.mlflow_run_id, record.path / LOGS_DIR, "user_logs")
-        except Exception:  # noqa: BLE001 - the run is failing anyway; say so in the agent's log
+        except Exception:  # noqa: BLE001 - the run is ending anyway; say so in the agent's log
             log.exception("uploading the logs of %s failed", record.run_id)
-        self.finish(record, RunStatus.FAILED, error)
 
     def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
         """What the job needs before it starts (while the run shows ``Preparing``): its
@@ -321,7 +330,6 @@ class Agent:
         inputs materialised and output folders made. Returns the spec with the data
         placeholders filled in, the interpreter to run ``python`` with, and extra variables."""
         from scriptrun.data.materialize import prepare_data
-        from scriptrun.environment.builder import ensure_environment
         from scriptrun.spec.checks import needs_build
 
         python = local.interpreter(spec, record.client_python)
@@ -329,7 +337,8 @@ class Agent:
             assert isinstance(spec.environment, EnvironmentSpec)
             built = ensure_environment(self.ws, spec.environment,
                                        log_file=record.path / LOGS_DIR / "environment_build.txt",
-                                       client_python=record.client_python or None)
+                                       client_python=record.client_python or None,
+                                       canceled=lambda: record.run_id in self.cancel_reasons)
             python = built.python
             record.environment = {"hash": built.hash, "cached": built.cached, "seconds": round(built.seconds, 3),
                                   "path": str(built.path)}

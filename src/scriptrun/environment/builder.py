@@ -36,9 +36,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,8 @@ BUILDER_VERSION = 1
 RUNTIME_PACKAGES = ("pydantic", "PyYAML", "fsspec", "pathspec")  # what `import scriptrun` + data access need
 MANIFEST = "scriptrun-env.json"
 LOG_TAIL_LINES = 25
+CANCEL_POLL_SECONDS = 0.2  # how often a running build step checks for a cancel
+STOP_GRACE_SECONDS = 5.0  # SIGTERM → SIGKILL of a canceled build step
 INSTALLER_VARIABLE = "SCRIPTRUN_ENV_INSTALLER"  # auto (the default) | uv | pip
 # where an installer's own error starts: pip's "ERROR:"/"error:", uv's "error:"/"×", a Python exception
 _ERROR_START = re.compile(r"^\s*(ERROR\b|error\b|×|Traceback\b|[A-Za-z]*(Error|Exception)\b:)")
@@ -139,10 +143,17 @@ def environment_hash(definition: dict[str, object]) -> str:
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:24]
 
 
+class BuildCanceled(Exception):
+    """The build was stopped because its run was canceled; nothing of it was kept."""
+
+
 def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: str | os.PathLike[str],
-                       client_python: str | None = None) -> BuiltEnvironment:
+                       client_python: str | None = None,
+                       canceled: Callable[[], bool] = lambda: False) -> BuiltEnvironment:
     """The built environment of ``env`` (from the cache, or built now), with its build log
-    appended to ``log_file``."""
+    appended to ``log_file``. ``canceled`` is polled while a build step runs: when it turns
+    true the step's process group is stopped, the half-built folder removed and
+    :class:`BuildCanceled` raised."""
     if not needs_build(env):
         raise ValueError("ensure_environment() needs an environment with package lists")
     started = time.perf_counter()
@@ -167,7 +178,7 @@ def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: 
                 log.write(f"building environment {env.name or '(unnamed)'} -> {digest}\n"
                           f"definition: {json.dumps(definition, indent=2)}\n")
                 log.flush()
-                _build(tmp, env, base, definition, log)
+                _build(tmp, env, base, definition, log, canceled)
             atomic_write(tmp / MANIFEST, json.dumps({"hash": digest, "name": env.name, "definition": definition,
                                                      "built": time.time()}, indent=2))
             _relocate(tmp, final)
@@ -181,7 +192,8 @@ def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: 
     return BuiltEnvironment(digest, final, str(final / "bin" / "python"), False, seconds)
 
 
-def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, object], log) -> None:
+def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, object], log,
+           canceled: Callable[[], bool]) -> None:
     conda = env.python.conda_dependencies
     assert conda is not None
     uv = find_uv()
@@ -199,11 +211,11 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
         python_pin = f"python={conda.python_version or definition['python']}"
         channels = [a for c in conda.channels for a in ("-c", c)]
         _run([tool, "create", "-y", "-p", str(target), *channels, python_pin, *conda.conda_packages],
-             log, quiet_env, "conda create")
+             log, quiet_env, "conda create", canceled=canceled)
     elif uv:
-        _run([uv, "venv", "--relocatable", "--python", base, str(target)], log, quiet_env, "uv venv")
+        _run([uv, "venv", "--relocatable", "--python", base, str(target)], log, quiet_env, "uv venv", canceled=canceled)
     else:
-        _run([base, "-m", "venv", str(target)], log, quiet_env, "python -m venv")
+        _run([base, "-m", "venv", str(target)], log, quiet_env, "python -m venv", canceled=canceled)
     python = str(target / "bin" / "python")
     requirements = target / "scriptrun-requirements.txt"
     runtime = [str(r) for r in definition["runtime"]]  # type: ignore[union-attr]
@@ -212,14 +224,14 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
     links = [a for link in find_links() for a in ("--find-links", link)]
     if uv:
         _run([uv, "pip", "install", "--python", python, "--compile-bytecode", *links, *options,
-              "-r", str(requirements)], log, quiet_env, "uv pip install")
+              "-r", str(requirements)], log, quiet_env, "uv pip install", canceled=canceled)
     else:
         _run([python, "-m", "pip", "install", "--disable-pip-version-check", *links, *options,
-              "-r", str(requirements)], log, quiet_env, "pip install")
+              "-r", str(requirements)], log, quiet_env, "pip install", canceled=canceled)
         # pip compiles what it installs but not every file; a file that cannot compile on this
         # Python (torch ships one for 3.12) makes compileall exit 1: keep the bytecode, log the rest
         _run([python, "-m", "compileall", "-q", str(target / "lib")], log, quiet_env, "compileall",
-             check=False)
+             check=False, canceled=canceled)
     _install_runtime_link(target, python)
 
 
@@ -268,13 +280,26 @@ def _relocate(tmp: Path, final: Path) -> None:
             file.write_bytes(data.replace(old, new))
 
 
-def _run(argv: list[str], log, env: dict[str, str], what: str, *, check: bool = True) -> None:
+def _run(argv: list[str], log, env: dict[str, str], what: str, *, check: bool = True,
+         canceled: Callable[[], bool] = lambda: False) -> None:
     """Run one build step with its output appended to the log; a failure raises with the
-    step's own error first (not the log's start, which holds the resolved definition)."""
+    step's own error first (not the log's start, which holds the resolved definition). The
+    step runs in its own process group, stopped as a whole when ``canceled()`` turns true."""
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     start = os.fstat(log.fileno()).st_size  # where this step's output begins
-    proc = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    while True:
+        try:
+            proc.wait(timeout=CANCEL_POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            if canceled():
+                _stop_group(proc)
+                log.write(f"({what} stopped: the run was canceled)\n")
+                log.flush()
+                raise BuildCanceled() from None
     if proc.returncode == 0:
         return
     if not check:
@@ -283,6 +308,24 @@ def _run(argv: list[str], log, env: dict[str, str], what: str, *, check: bool = 
         return
     raise EnvironmentBuildError(f"{what} failed (exit code {proc.returncode}):\n{_error_lines(log.name, start)}\n"
                                 f"(the full build log, with the resolved definition: {log.name})")
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the step's process group, SIGKILL what is left after a grace period."""
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+            if sig == signal.SIGTERM:  # the leader is gone; make sure nothing else in the group is
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _error_lines(path: str, start: int) -> str:
