@@ -325,6 +325,7 @@ def render_error(exc: ScriptrunError) -> None:
             err.print(f"  [bold]{problem.location()}[/]: {problem.message}")
             if problem.hint:
                 err.print(f"      [dim]hint:[/] {problem.hint}")
+        err.print(f"  {exc.see_also}", markup=False)
     else:
         rest = str(exc).split("\n", 1)[1:] if "\n" in str(exc) else []
         for line in rest:

@@ -192,11 +192,12 @@ class LocalBackend:
                 and not has_nvidia_gpu():
             return [Problem("distributed_job_config.communication_backend",
                             "the NCCL backend needs NVIDIA GPUs, and this machine has none",
-                            hint="use PyTorchConfiguration(communication_backend='Gloo') to train on CPUs")]
+                            hint="use PyTorchConfiguration(communication_backend='Gloo') to train on CPUs",
+                            code="SR-NCCL-NO-GPU")]
         if dist is not None and dist.type == "mpi" and shutil.which("mpirun") is None:
             return [Problem("distributed_job_config", "an MPI job needs `mpirun`, which is not on PATH",
                             hint="install Open MPI (Debian/Ubuntu: apt-get install openmpi-bin); "
-                                 "`bash scripts/setup.sh` does it as root")]
+                                 "`bash scripts/setup.sh` does it as root", code="SR-MPI")]
         return []
 
     def base_env(self, client_env: Mapping[str, str]) -> dict[str, str]:

@@ -44,7 +44,8 @@ def _client(address: str) -> Any:
         return JobSubmissionClient(address)
     except Exception as exc:  # noqa: BLE001 - connection errors come in several types
         raise SubmitError(f"cannot reach the Ray cluster at {address}: {exc}. Is it running "
-                          "(`ray start --head`), and is the address its dashboard (port 8265)?") from None
+                          "(`ray start --head`), and is the address its dashboard (port 8265)?",
+                          code="SR-RAY-UNREACHABLE") from None
 
 
 def result_from_logs(text: str) -> Outcome | None:

@@ -39,7 +39,8 @@ def relative_path(path: str | None, field: str = "path_on_datastore") -> str:
     joined = posixpath.normpath(text) if text else "."
     if joined == ".." or joined.startswith("../"):
         raise ConfigError(Problem(field, f"{path!r} escapes the datastore root",
-                                  hint="give a path inside the datastore, without `..` that climbs above its root"))
+                                  hint="give a path inside the datastore, without `..` that climbs above its root",
+                                  code="SR-DATA-PATH-ESCAPE"))
     return "" if joined == "." else joined
 
 

@@ -18,6 +18,7 @@ the sweep fails at once, naming the metrics that were logged ("did you mean `acc
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import math
@@ -33,6 +34,7 @@ from scriptrun.agent.controllers import (
     SubmitChild,
     UpdateParent,
 )
+from scriptrun.errors import with_see_also
 from scriptrun.hyperdrive.policy import policy_from_json
 from scriptrun.hyperdrive.sampling import GridParameterSampling, grid_size, suggest
 from scriptrun.hyperdrive.trial import hyperparameters_json, trial_spec
@@ -41,6 +43,7 @@ from scriptrun.rundir import METRIC, METRIC_KINDS, RunStatus, is_terminal
 STATE_VERSION = 1
 SUMMARY_FILE = "sweep_summary.json"
 BEST_METRIC = "best_child_by_primary_metric"
+METRICS_OUTPUT_FILE = "metrics.json"  # in the metrics_output folder of a HyperDriveStep
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Trial:
     cancel_sent: bool = False
     error: dict[str, Any] | None = None
     resumed_from: str | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # its outputs' lineage, once ended
+    metrics: dict[str, list[Any]] = field(default_factory=dict)  # every scalar metric (metrics_output only)
 
     @property
     def ended(self) -> bool:
@@ -83,7 +88,8 @@ class SweepController:
                  max_duration_minutes: float, seed: int, history: list[dict[str, Any]] | None = None,
                  resume_trials: list[dict[str, Any]] | None = None, started_at: float | None = None,
                  trials: list[Trial] | None = None, best: dict[str, Any] | None = None,
-                 ending: dict[str, Any] | None = None, finished: bool = False):
+                 ending: dict[str, Any] | None = None, finished: bool = False,
+                 step_outputs: dict[str, Any] | None = None):
         self.parent_run_id = parent_run_id
         self.base_spec = base_spec
         self.snapshot_id = snapshot_id
@@ -104,6 +110,9 @@ class SweepController:
         self.best = best  # {"run_id", "value"}
         self.ending = ending  # {"status": str | None, "error": dict | None, "reason": str}
         self.finished = finished
+        # in a pipeline (HyperDriveStep): {"metrics_output": {"name", "datastore", "path"} | None,
+        # "outputs": [names the best trial's outputs are passed on as]}
+        self.step_outputs = step_outputs
 
     # -- the events ---------------------------------------------------------------------------
 
@@ -118,6 +127,7 @@ class SweepController:
         if not child.is_terminal:
             return []
         trial.error = child.error
+        trial.outputs = list(child.output_datasets)
         actions = self._update_best()
         if child.status == RunStatus.COMPLETED.value:
             actions += self._check_metric_logged(trial)
@@ -132,6 +142,8 @@ class SweepController:
             name = record.get("n")
             if record.get("k") in METRIC_KINDS and isinstance(name, str) and name not in trial.metric_names:
                 trial.metric_names.append(name)
+            if record.get("k") == METRIC and isinstance(name, str) and self._metrics_output():
+                trial.metrics.setdefault(name, []).append(record.get("v"))
             if record.get("k") != METRIC or name != self.primary_metric_name:
                 continue
             value = record.get("v")
@@ -172,7 +184,7 @@ class SweepController:
             "max_concurrent_runs": self.max_concurrent_runs, "max_duration_minutes": self.max_duration_minutes,
             "seed": self.seed, "history": self.history, "resume_trials": self.resume_trials,
             "started_at": self.started_at, "trials": [asdict(t) for t in self.trials], "best": self.best,
-            "ending": self.ending, "finished": self.finished,
+            "ending": self.ending, "finished": self.finished, "step_outputs": self.step_outputs,
         }
 
     @classmethod
@@ -281,7 +293,7 @@ class SweepController:
                    + (", ".join(repr(n) for n in logged) if logged else "no metrics at all"))
         hint = (f"did you mean `{close[0]}`? Set primary_metric_name={close[0]!r}" if close else
                 f"log it in the script: Run.get_context().log({self.primary_metric_name!r}, value)")
-        error = {"code": "PrimaryMetricNotLogged", "message": f"{message}. {hint}",
+        error = {"code": "PrimaryMetricNotLogged", "message": with_see_also(f"{message}. {hint}", "SR-SWEEP-METRIC"),
                  "primary_metric_name": self.primary_metric_name, "logged_metrics": logged}
         return self._end(RunStatus.FAILED.value, error, "the primary metric was never logged")
 
@@ -307,7 +319,42 @@ class SweepController:
         if self.best:
             properties["best_child_run_id"] = self.best["run_id"]
         summary = json.dumps(self.summary(status, reason), indent=2)
-        return [UpdateParent(properties=properties, files={SUMMARY_FILE: summary}), FinishParent(status, error)]
+        return [UpdateParent(properties=properties, files={SUMMARY_FILE: summary}, images=self._plot(),
+                             outputs=self._outputs()), FinishParent(status, error)]
+
+    def _metrics_output(self) -> dict[str, Any] | None:
+        return (self.step_outputs or {}).get("metrics_output")
+
+    def _outputs(self) -> dict[str, dict[str, Any]]:
+        """In a pipeline: ``metrics_output`` (every trial's metrics as JSON, v1's shape) and the
+        step's outputs, passed on from the best trial."""
+        out: dict[str, dict[str, Any]] = {}
+        metrics_output = self._metrics_output()
+        if metrics_output:
+            metrics = {t.run_id: {n: v[0] if len(v) == 1 else v for n, v in t.metrics.items()} for t in self.trials}
+            out[metrics_output["name"]] = {"datastore": metrics_output.get("datastore"),
+                                           "path": metrics_output["path"],
+                                           "files": {METRICS_OUTPUT_FILE: json.dumps(metrics, indent=2)}}
+        best = next((t for t in self.trials if self.best and t.run_id == self.best["run_id"]), None)
+        for name in (self.step_outputs or {}).get("outputs") or []:
+            entry = next((e for e in (best.outputs if best else [])
+                          if (e.get("outputDetails") or {}).get("outputName") == name), None)
+            if entry is not None:
+                out[name] = entry
+        return out
+
+    def _plot(self) -> dict[str, str]:
+        """The primary metric over trials and intervals as a PNG (base64), when matplotlib is there."""
+        if not any(t.values for t in self.trials):
+            return {}
+        from scriptrun.hyperdrive.plot import PLOT_FILE, render_sweep_plot
+
+        try:
+            png = render_sweep_plot([(t.index, t.status, t.values) for t in self.trials],
+                                    self.primary_metric_name, self.goal)
+        except ImportError:  # pragma: no cover - matplotlib is a dependency; a broken install draws nothing
+            return {}
+        return {PLOT_FILE: base64.b64encode(png).decode("ascii")}
 
     def _final_status(self) -> tuple[str, dict[str, Any] | None]:
         if self.ending and self.ending.get("status"):

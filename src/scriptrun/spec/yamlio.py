@@ -121,7 +121,8 @@ def _decode(data: bytes, file: str | None) -> str:
 def _problem(file: str | None, mark: Any, message: str, hint: str | None = None,
              loc: Loc = ()) -> ConfigError:
     line = mark.line + 1 if mark is not None else None
-    return ConfigError(Problem(path=format_path(loc), message=message, file=file, line=line, hint=hint))
+    return ConfigError(Problem(path=format_path(loc), message=message, file=file, line=line, hint=hint,
+                               code="SR-YAML"))
 
 
 def _short_tag(tag: str) -> str:

@@ -160,7 +160,7 @@ def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]
             f"{limit / 2**20:.0f} MiB. Largest files: {listing}. "
             "Fix: list data, checkpoints and virtualenvs in a .amlignore file in the source directory "
             "(gitignore syntax), move the training code to a smaller folder, or raise "
-            "`snapshot_max_bytes` in .scriptrun/config.yaml."
+            "`snapshot_max_bytes` in .scriptrun/config.yaml.", code="SR-SNAPSHOT-TOO-LARGE"
         )
     objects = workspace.snapshots_dir / "objects"
     manifest: dict[str, tuple[str, int]] = {}
