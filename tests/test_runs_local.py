@@ -324,24 +324,6 @@ def test_interactive_run_with_children(shared_ws, tmp_path, monkeypatch):
     assert details["status"] == "Failed" and details["error"]["message"] == "diverged"
 
 
-def test_queue_respects_the_concurrency_limit(tmp_path, project):
-    from conftest import make_workspace, stop_agent
-
-    ws = make_workspace(tmp_path / "ws1", max_concurrent_runs=1)
-    try:
-        folder = project(train="import time; time.sleep(1)")
-        exp = Experiment(ws, "queue")
-        first = exp.submit(ScriptRunConfig(str(folder), "train.py"))
-        second = exp.submit(ScriptRunConfig(str(folder), "train.py"))
-        wait_for(lambda: first.get_status() == "Running", timeout=60)
-        assert second.get_status() == "Queued"
-        assert second.wait_for_completion()["status"] == "Completed"
-        first_end = first.get_details()["endTimeUtc"]
-        assert second.get_details()["startTimeUtc"] >= first_end
-    finally:
-        stop_agent(ws)
-
-
 def test_status_goes_through_every_phase_in_order(shared_ws, project):
     folder = project(train="print('ok')")
     details = submit(shared_ws, folder).wait_for_completion()
