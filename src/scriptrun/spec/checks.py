@@ -266,7 +266,7 @@ def raise_problems(problems: list[Problem], *, file: str | None = None,
     if not problems:
         return
     if file:
-        problems = [p if p.file else Problem(p.path, p.message, p.hint, file, _line(lines, p.path))
+        problems = [p if p.file else Problem(p.path, p.message, p.hint, file, _line(lines, p.path), p.code)
                     for p in problems]
     raise ConfigError(problems)
 
