@@ -145,7 +145,7 @@ class Datastore:
         """Copy ``files`` to ``target_path``, each at its path relative to ``relative_root``
         (default: the file name only)."""
         fs, root = filesystem(self.full_url(target_path, "target_path"))
-        copied = 0
+        copied = skipped = 0
         for file in files:
             local = Path(file)
             if not local.is_file():
@@ -155,12 +155,14 @@ class Datastore:
                 raise DataError(f"upload_files: {local} is not under relative_root {relative_root}")
             remote = root.rstrip("/") + "/" + rel
             if not overwrite and fs.exists(remote):
+                skipped += 1
                 continue
             fs.makedirs(posixpath.dirname(remote), exist_ok=True)
             fs.put_file(str(local), remote)
             copied += 1
         if show_progress:
-            print(f"Uploaded {copied} file(s) to {self.name}:{relative_path(target_path, 'target_path') or '/'}")
+            print(f"Uploaded {copied} file(s) to {self.name}:{relative_path(target_path, 'target_path') or '/'}"
+                  + (f"; skipped {skipped} already there (overwrite=True / --overwrite replaces them)" if skipped else ""))
         return self.path(target_path)
 
     def download(self, target_path: str | os.PathLike[str], prefix: str | None = None, overwrite: bool = False,
