@@ -100,7 +100,7 @@ class Handlers:
         record = self.agent.create_run(p.Submit(
             run_id=request.run_id, experiment=request.experiment, tags=request.tags, properties=request.properties,
             parent_run_id=request.parent_run_id, client_env=request.client_env, client_python=request.client_python,
-            kind=request.kind))
+            secrets=request.secrets, kind=request.kind))
         self.agent.host.start(record, request.controller, controller)
         return {"run_id": record.run_id, "status": record.status}
 

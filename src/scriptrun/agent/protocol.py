@@ -40,6 +40,7 @@ class Submit(Request):
     parent_run_id: str | None = None
     client_env: dict[str, str] = Field(default_factory=dict)
     client_python: str = ""
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)  # held in the agent's memory only
     kind: RunKind = RunKind.SCRIPT
     target: str = "local"
     reuse_key: str | None = None
@@ -60,6 +61,7 @@ class SubmitParent(Request):
     parent_run_id: str | None = None
     client_env: dict[str, str] = Field(default_factory=dict)
     client_python: str = ""
+    secrets: dict[str, str] = Field(default_factory=dict, repr=False)  # for its children; memory only
 
 
 class RunRequest(Request):

@@ -124,6 +124,7 @@ def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "inputDatasets": list(record.input_datasets),
         "outputDatasets": list(record.output_datasets),
         "runDefinition": record.spec,
+        "secretEnvironmentVariables": {n: "***" for n in (record.spec or {}).get("secret_environment_variables", [])},
         "logFiles": {f"user_logs/{p.name}": str(p) for p in sorted_logs(record.path / LOGS_DIR)},
         "submittedBy": record.submitted_by,
         "parentRunId": record.parent_run_id,

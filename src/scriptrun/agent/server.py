@@ -33,11 +33,11 @@ from scriptrun.agent.protocol import Submit
 from scriptrun.agent.runstate import RunRecord, lineage_tags, outcome_status
 from scriptrun.agent.tracking import Tracking
 from scriptrun.compute import local
-from scriptrun.compute.backend import ComputeBackend, Launch
+from scriptrun.compute.backend import SECRET_NAMES_VAR, ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
 from scriptrun.data.materialize import release_inputs
 from scriptrun.environment.builder import BuildCanceled, ensure_environment
-from scriptrun.errors import RunError, ScriptrunError
+from scriptrun.errors import RunError, ScriptrunError, WorkspaceError
 from scriptrun.rundir import (
     JOB_FILE,
     LINEAGE_FILE,
@@ -52,6 +52,7 @@ from scriptrun.rundir import (
 )
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.workspace import Workspace
+from scriptrun.workspace.keyvault import resolve_secrets
 from scriptrun.workspace.snapshot import remove_escaping_links
 
 log = logging.getLogger("scriptrun.agent")
@@ -69,6 +70,7 @@ class Agent:
         self.records: dict[str, RunRecord] = {}
         self.active: set[str] = set()  # runs being prepared, executed or finalised here
         self.cancel_reasons: dict[str, str] = {}  # runs asked to stop, and why
+        self.secrets: dict[str, dict[str, str]] = {}  # run id → secret values sent with it (memory only)
         self.reusable: dict[str, str] = {}  # reuse key → newest Completed run with it
         self.backends: dict[str, ComputeBackend] = {}
         self.host = ControllerHost(self)
@@ -166,6 +168,10 @@ class Agent:
             run_dir.mkdir(mode=0o700)  # it records the submitter's environment: keep it private
             original = self.records.get(self.reusable.get(request.reuse_key or "", "")) if allow_reuse else None
             tags = {str(k): "" if v is None else str(v) for k, v in request.tags.items()}
+            secret_names = {*request.secrets, *((request.spec or {}).get("secret_environment_variables") or [])}
+            client_env = {k: v for k, v in request.client_env.items() if k not in secret_names}
+            if request.secrets:
+                self.secrets[request.run_id] = dict(request.secrets)
             mlflow_tags = {**tags, "scriptrun.run_id": request.run_id, "scriptrun.run_type": request.kind.value}
             if request.snapshot_id:
                 mlflow_tags["scriptrun.snapshot_id"] = request.snapshot_id
@@ -180,7 +186,7 @@ class Agent:
                                mlflow_run_id=mlflow_run_id, spec=request.spec, snapshot_id=request.snapshot_id,
                                parent_run_id=request.parent_run_id, target=request.target, kind=request.kind,
                                tags=dict(request.tags), properties=dict(request.properties),
-                               submitted_by=getpass.getuser(), client_env=request.client_env,
+                               submitted_by=getpass.getuser(), client_env=client_env,
                                client_python=request.client_python, reuse_key=request.reuse_key,
                                reuse_components=dict(request.reuse_components))
             record.phases[RunStatus.QUEUED.value] = record.created
@@ -244,6 +250,7 @@ class Agent:
     def _execute(self, record: RunRecord) -> None:
         try:
             spec = JobSpec.model_validate(record.spec)
+            secrets = self._secrets(record, spec.secret_environment_variables)
             backend = self.backend(spec.compute_target)
             self.set_status(record, RunStatus.PREPARING)
             workdir = record.path / WORKDIR
@@ -259,13 +266,31 @@ class Agent:
                 self.finish(record, RunStatus.CANCELED, None)
                 return
             env = {**local.job_env(spec, backend.base_env(record.client_env), contract), **extra_env}
-            backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id))
+            if secrets:
+                env[SECRET_NAMES_VAR] = ",".join(secrets)
+            backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id,
+                                 secrets=secrets))
             self._follow(record, backend)
         except BuildCanceled:  # canceled while its environment was built: the build is stopped
             self._keep_logs(record)
             self.finish(record, RunStatus.CANCELED, None)
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             self._fail(record, exc)
+
+    def _secrets(self, record: RunRecord, names: list[str]) -> dict[str, str]:
+        """The values of a run's secret variables: those sent with it or with an ancestor
+        (held in memory only), else the workspace's secrets file."""
+        held: dict[str, str] = {}
+        current: RunRecord | None = record
+        while current is not None:
+            held = {**self.secrets.get(current.run_id, {}), **held}
+            current = self.records.get(current.parent_run_id or "")
+        try:
+            return resolve_secrets(names, held, self.ws)
+        except WorkspaceError as exc:
+            raise RunError(f"{exc}. Values taken from the submitting environment live only in the memory of "
+                           "the agent that received the run: if it restarted before the run started, resubmit "
+                           "the run or store them in the secrets file") from None
 
     def _follow(self, record: RunRecord, backend: ComputeBackend) -> None:
         """Follow a started run to its outcome (also one an earlier agent started), then finalise."""
@@ -401,6 +426,7 @@ class Agent:
             error = {"code": "Canceled", "message": reason}
         self.set_status(record, status, error=error)
         with self.changed:
+            self.secrets.pop(record.run_id, None)
             self.active.discard(record.run_id)
             self.cancel_reasons.pop(record.run_id, None)
             self.changed.notify_all()

@@ -10,13 +10,19 @@ Submit-time capability checks (``check``) live with the backend that has the lim
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from scriptrun.errors import Problem
 from scriptrun.rundir import Outcome
 from scriptrun.spec import JobSpec
+
+# A run's secret values reach its supervisor (the shim) in this one variable of the shim's
+# own environment, never in launch.json; the shim adds them to each process's environment and
+# checks that every name the job declared (``SECRET_NAMES_VAR``, in the launch env) arrived.
+SECRETS_VAR = "SCRIPTRUN_SECRETS"
+SECRET_NAMES_VAR = "SCRIPTRUN_SECRET_NAMES"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Launch:
     env: dict[str, str]
     python: str
     mlflow_run_id: str = ""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # never written to the run folder
 
 
 class ComputeBackend(Protocol):

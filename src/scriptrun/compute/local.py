@@ -14,6 +14,7 @@ backend runs the same processes (``build_processes``) under the same shim on its
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scriptrun.compute.backend import Launch
+from scriptrun.compute.backend import SECRETS_VAR, Launch
 from scriptrun.compute.launch import LOOPBACK, ProcessPlan, free_ports, plan_processes, ports_needed
 from scriptrun.errors import Problem
 from scriptrun.rundir import (
@@ -122,7 +123,7 @@ def build_processes(spec: JobSpec, plans: list[ProcessPlan], env: dict[str, str]
     bin_dir = os.path.dirname(python)
     processes = []
     for plan in plans:
-        process_env = {**env, **plan.env}
+        process_env = {k: v for k, v in {**env, **plan.env}.items() if k != SECRETS_VAR}  # the shim adds them
         process_env["PATH"] = os.pathsep.join(p for p in (bin_dir, process_env.get("PATH", os.defpath)) if p)
         processes.append({"name": plan.name, "argv": [*plan.wrapper, *build_argv(spec, python, process_env)],
                           "env": process_env, "cwd": cwd, "max_retries": plan.max_retries,
@@ -143,11 +144,15 @@ def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str
     return launch
 
 
-def start_shim(run_dir: Path) -> subprocess.Popen[bytes]:
-    """Start the shim for ``run_dir`` in its own session, so it outlives the agent."""
+def start_shim(run_dir: Path, secrets: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the shim for ``run_dir`` in its own session, so it outlives the agent. The run's
+    ``secrets`` travel in the shim's own environment, never in a file."""
+    env = {k: v for k, v in os.environ.items() if k != SECRETS_VAR}
+    if secrets:
+        env[SECRETS_VAR] = json.dumps(dict(secrets))
     with open(run_dir / SHIM_LOG, "ab") as log:
         return subprocess.Popen([sys.executable, "-S", str(SHIM), str(run_dir)], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, start_new_session=True, close_fds=True)
+                                stdout=log, stderr=log, start_new_session=True, close_fds=True, env=env)
 
 
 def shim_alive(run_dir: Path) -> bool:
@@ -205,7 +210,7 @@ class LocalBackend:
 
     def start(self, launch: Launch) -> None:
         write_launch(launch.run_dir, launch.workdir, launch.spec, launch.env, launch.python)
-        self._shims[launch.run_dir] = start_shim(launch.run_dir)
+        self._shims[launch.run_dir] = start_shim(launch.run_dir, launch.secrets)
 
     def launched(self, run_dir: Path) -> bool:
         return (run_dir / LAUNCH_FILE).exists()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from scriptrun.compute.backend import ArtifactSource, Launch
+from scriptrun.compute.backend import SECRETS_VAR, ArtifactSource, Launch
 from scriptrun.errors import Problem, SubmitError
 from scriptrun.rundir import LOGS_DIR, METRICS_FILE, RAY_JOB_FILE, Outcome, read_json, write_json_atomic
 from scriptrun.spec import JobSpec
@@ -116,7 +116,8 @@ class RayBackend:
         self._jobs().submit_job(
             entrypoint=f"{launch.python} -m scriptrun.compute.ray_driver {JOB_FILE}",
             submission_id=launch.run_id,
-            runtime_env={"working_dir": str(launch.workdir), "env_vars": {"PYTHONUNBUFFERED": "1"}},
+            runtime_env={"working_dir": str(launch.workdir), "env_vars": {
+                "PYTHONUNBUFFERED": "1", **({SECRETS_VAR: json.dumps(launch.secrets)} if launch.secrets else {})}},
             entrypoint_num_cpus=1 if launch.spec.node_count == 1 else 0,
             metadata={"scriptrun.run_id": launch.run_id},
         )

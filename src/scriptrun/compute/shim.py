@@ -31,6 +31,8 @@ SHIM_FILE = "shim.json"
 SHIM_LOCK = "shim.lock"
 EXIT_FILE = "exit.json"
 LOGS_DIR = "logs"
+SECRETS_VAR = "SCRIPTRUN_SECRETS"  # compute/backend.py: the run's secrets, in the shim's own environment
+SECRET_NAMES_VAR = "SCRIPTRUN_SECRET_NAMES"
 
 
 class Shim:
@@ -48,6 +50,7 @@ class Shim:
         self.log_fds: list[int] = []
         self.tails = [b""] * len(self.specs)
         self.open_streams = 0
+        self.secrets: dict[str, str] = json.loads(os.environ.get(SECRETS_VAR) or "{}")
 
     def _write_json(self, name: str, data: dict) -> None:
         path = os.path.join(self.run_dir, name)
@@ -61,6 +64,7 @@ class Shim:
     def _start(self, i: int) -> None:
         spec = self.specs[i]
         env = dict(spec["env"], SCRIPTRUN_ATTEMPT=str(self.attempts[i]))
+        env.update(self.secrets)
         proc = subprocess.Popen(spec["argv"], cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         self.procs[i] = proc
@@ -85,6 +89,14 @@ class Shim:
             pass
         os.makedirs(self.logs, exist_ok=True)
         started = time.time()
+        declared = {n for spec in self.specs for n in spec["env"].get(SECRET_NAMES_VAR, "").split(",") if n}
+        missing = sorted(declared - set(self.secrets))
+        if missing:  # e.g. a supervisor restarted by a new agent: the values lived in the old one's memory
+            self._finish(started, 1, "failed", "secrets", (
+                f"the values of secret environment variable(s) {', '.join(missing)} did not reach this run's "
+                "supervisor (the agent that held them restarted before the run started); resubmit the run, "
+                "or store them in .scriptrun/secrets.env\n").encode())
+            return 0
         for i, spec in enumerate(self.specs):
             path = os.path.join(self.logs, spec["name"] + ".txt")
             self.log_fds.append(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))

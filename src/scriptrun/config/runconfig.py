@@ -101,6 +101,7 @@ class RunConfiguration:
         self.credential_passthrough = False
         self.command: Any = command
         self.environment_variables: dict[str, str] = {}
+        self.secret_environment_variables: list[str] = []  # names only; values never stored with the run
         self.services: dict[str, Any] = {}
         self._path = str(_path) if _path is not None else None
         self._name = _name
@@ -177,6 +178,8 @@ class RunConfiguration:
             "node_count": self.node_count,
             "environment_variables": dict(self.environment_variables)
             if isinstance(self.environment_variables, dict) else self.environment_variables,
+            "secret_environment_variables": list(self.secret_environment_variables)
+            if isinstance(self.secret_environment_variables, (list, tuple)) else self.secret_environment_variables,
             "max_run_duration_seconds": self.max_run_duration_seconds
             if self.max_run_duration_seconds is not None else MAX_DURATION_SECONDS_DEFAULT,
             "docker_runtime_config": docker_data,

@@ -69,7 +69,8 @@ class ScriptRunConfig:
                  *, inputs: list[Any] | None = None, outputs: list[Any] | None = None,
                  node_count: int | None = None,
                  source_directory_data_store: Any = None, job_config: Any = None,
-                 entry_script: str | None = None, distributed_training: Any = None, communicator: Any = None):
+                 entry_script: str | None = None, distributed_training: Any = None, communicator: Any = None,
+                 secret_environment_variables: list[str] | None = None):
         problems: list[Problem] = []
         script, distributed_job_config = _aliases(problems, script, entry_script, distributed_job_config,
                                                   distributed_training, communicator, node_count)
@@ -99,7 +100,8 @@ class ScriptRunConfig:
                                    distributed_job_config=distributed_job_config,
                                    docker_runtime_config=docker_runtime_config,
                                    max_run_duration_seconds=max_run_duration_seconds, node_count=node_count,
-                                   source_directory_data_store=source_directory_data_store)
+                                   source_directory_data_store=source_directory_data_store,
+                                   secret_environment_variables=secret_environment_variables)
             return
         rc = RunConfiguration()
         rc.target = compute_target or "local"
@@ -113,6 +115,8 @@ class ScriptRunConfig:
         if docker_runtime_config is not None:
             rc.docker = docker_runtime_config
         rc.source_directory_data_store = name_of(source_directory_data_store)
+        if secret_environment_variables is not None:
+            rc.secret_environment_variables = secret_environment_variables
         self.run_config = rc
 
     def _adopt_run_config(self, run_config: RunConfiguration, **ignored: Any) -> None:
@@ -142,6 +146,9 @@ class ScriptRunConfig:
     docker_runtime_config = _run_config_property("docker", "Container runtime settings.")
     source_directory_data_store = _run_config_property("source_directory_data_store",
                                                        "Datastore backing the project share.")
+    secret_environment_variables = _run_config_property(
+        "secret_environment_variables", "Names of secret variables: values come from the submitting environment "
+                                        "or .scriptrun/secrets.env and are never stored with the run.")
 
     @property
     def distributed_job_config(self) -> Any:
@@ -224,6 +231,7 @@ class ScriptRunConfig:
                   docker_runtime_config=DockerConfiguration._from_spec(docker) if docker is not None else None,
                   node_count=spec.node_count, source_directory_data_store=spec.source_directory_data_store)
         src.run_config.environment_variables = dict(spec.environment_variables)
+        src.run_config.secret_environment_variables = list(spec.secret_environment_variables)
         from scriptrun.data.consumption import DatasetConsumptionConfig
         from scriptrun.data.output import OutputFileDatasetConfig
 

@@ -108,7 +108,8 @@ def prepare_data(workspace: Workspace, spec: JobSpec, *, run_dir: Path, workdir:
         if view:
             record["inputs"][name]["copy"] = view
         lineage.append({"dataset": {"id": obj.id, "name": dataset.name, "version": dataset.version,
-                                    "fingerprint": content, "type": dataset.type},
+                                    "fingerprint": content, "type": dataset.type,
+                                    "definition": dataset.model_dump(mode="json")},
                         "consumptionDetails": {"type": "RunInput", "inputName": name, "mechanism": item.mode,
                                                "pathOnCompute": value}})
     for name, out in spec.outputs.items():

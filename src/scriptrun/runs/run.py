@@ -19,7 +19,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from scriptrun.agent import protocol
 from scriptrun.agent.client import AgentClient, send_request
-from scriptrun.errors import ActivityFailedException, RunError
+from scriptrun.compute.backend import SECRET_NAMES_VAR
+from scriptrun.errors import ActivityFailedException, RunError, WorkspaceError
 from scriptrun.models import register_model_from_run
 from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, sorted_logs
 from scriptrun.runs.metrics import to_scalar
@@ -84,6 +85,25 @@ class Run:
         return dict(self._details.get("properties") or {})
 
     @property
+    def display_name(self) -> str | None:
+        """The run's short name, its name in MLflow (``<experiment>-<n>`` unless set)."""
+        return self.get_details().get("displayName")
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self.set_tags({"mlflow.runName": value})
+
+    @property
+    def description(self) -> str | None:
+        """The run's description (MLflow's, markdown); set it here or with ``description:`` in
+        the job YAML."""
+        return self.get_details().get("description")
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self.set_tags({"mlflow.note.content": value})
+
+    @property
     def parent(self) -> Run | None:
         parent_id = self._details.get("parentRunId")
         return Run(self.experiment, parent_id) if parent_id else None
@@ -103,8 +123,73 @@ class Run:
         return self.status
 
     def get_details(self) -> dict[str, Any]:
+        """v1's details dict; each ``inputDatasets[i]["dataset"]`` is the Dataset the run read
+        (``.name``, ``.version``, ``.to_path()``…), as in v1."""
         self._details = self._client.request(protocol.Details(run_id=self._id))
-        return dict(self._details)
+        details = dict(self._details)
+        if details.get("inputDatasets"):
+            details["inputDatasets"] = [_with_dataset(entry, self.experiment.workspace)
+                                        for entry in details["inputDatasets"]]
+        return details
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with each log file's content instead of its location (v1)."""
+        details = self.get_details()
+        details["logFiles"] = {name: Path(path).read_text(errors="replace") if Path(path).is_file() else ""
+                               for name, path in (details.get("logFiles") or {}).items()}
+        return details
+
+    def get_all_logs(self, destination: str | os.PathLike[str] | None = None) -> list[str]:
+        """Download the run's logs (captured output, and what the script wrote to ``./logs``)
+        into ``destination`` (v1's default: ``./assets/<run id>``); return their paths."""
+        target = Path(destination) if destination is not None else Path("assets") / self._id
+        written = []
+        for name, path in (self.get_details().get("logFiles") or {}).items():
+            if Path(path).is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                written.append(shutil.copyfile(path, target / name))
+        if is_terminal(self.status):  # the script's ./logs are run files once it ended
+            written += self.download_files(prefix="logs/", output_directory=target)
+        return [str(p) for p in written]
+
+    def get_environment(self) -> Any:
+        """The environment this run was submitted with (v1): its definition as it ran; the
+        default environment when it named none."""
+        from scriptrun.environment.environment import DEFAULT_ENVIRONMENT_NAME, Environment, resolve_reference
+        from scriptrun.spec import EnvironmentSpec
+
+        definition = self.get_details().get("runDefinition")
+        if not definition:
+            raise RunError(f"run {self._id} ran no script of its own (a pipeline, sweep or interactive run), "
+                           "so it has no environment; ask one of its children")
+        environment = definition.get("environment")
+        if environment is None:
+            return Environment(DEFAULT_ENVIRONMENT_NAME)
+        if isinstance(environment, str):
+            return resolve_reference(self.experiment.workspace, environment)
+        return Environment._from_spec(EnvironmentSpec.model_validate(environment),
+                                      definition.get("docker_runtime_config"))
+
+    def get_snapshot_id(self) -> str | None:
+        return self._details.get("snapshotId") or self.get_details().get("snapshotId")
+
+    def restore_snapshot(self, snapshot_id: str | None = None, path: str | os.PathLike[str] | None = None) -> str:
+        """Write the run's source snapshot (or the snapshot ``snapshot_id``) as a ZIP file into
+        the folder ``path`` (default: the current folder), or to ``path`` itself when it ends in
+        ``.zip``; return the ZIP's path (v1)."""
+        from scriptrun.workspace.snapshot import materialize
+
+        snapshot_id = snapshot_id or self.get_snapshot_id()
+        if not snapshot_id:
+            raise RunError(f"run {self._id} has no source snapshot (interactive and parent runs have none)")
+        target = Path(path) if path is not None else Path.cwd()
+        zip_path = target if target.suffix == ".zip" else target / f"{snapshot_id}.zip"
+        zip_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            materialize(self.experiment.workspace, snapshot_id, Path(tmp) / "snapshot")
+            archive = shutil.make_archive(str(Path(tmp) / "archive"), "zip", Path(tmp) / "snapshot")
+            shutil.move(archive, zip_path)
+        return str(zip_path)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict[str, Any]:
@@ -316,6 +401,46 @@ class Run:
         return self.experiment.start_logging(run_id=child_id, outputs=outputs if outputs is not None else False,
                                              _parent_run_id=self._id)
 
+    def create_children(self, count: int | None = None, tag_key: str | None = None,
+                        tag_values: list[str] | None = None) -> list[Run]:
+        """Start ``count`` interactive child runs, or one per value of ``tag_values`` tagged
+        ``tag_key``=value (v1; at most 100). End each with ``complete()``/``fail()``."""
+        if (count is None) == (tag_key is None and tag_values is None) or (tag_key is None) != (tag_values is None):
+            raise RunError("create_children needs either count=N or both tag_key= and tag_values=")
+        if count is not None:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise RunError(f"create_children(count={count!r}): expected a whole number >= 1")
+            tags = [{"azureml.batch_child_number": str(i)} for i in range(count)]
+        else:
+            tags = [{str(tag_key): str(value)} for value in tag_values or []]
+        if not tags or len(tags) > 100:
+            raise RunError(f"create_children creates 1 to 100 children at a time, not {len(tags)}")
+        children = []
+        for child_tags in tags:
+            child = self.child_run()
+            child.set_tags(child_tags)
+            children.append(child)
+        return children
+
+    def get_secret(self, name: str) -> str:
+        """v1: the value of secret ``name``. Inside a job, a variable the job declared in
+        ``secret_environment_variables``; otherwise the workspace's key vault
+        (``ws.get_default_keyvault()``, kept in ``.scriptrun/secrets.env``)."""
+        return self.get_secrets([name])[name]
+
+    def get_secrets(self, secrets: list[str]) -> dict[str, str]:
+        """v1: the values of several secrets, by name (see :meth:`get_secret`)."""
+        declared = set(os.environ.get(SECRET_NAMES_VAR, "").split(",")) - {""}
+        found = {n: os.environ[n] for n in secrets if n in declared and n in os.environ}
+        rest = [n for n in secrets if n not in found]
+        if rest:
+            try:
+                found.update(self.experiment.workspace.get_default_keyvault().get_secrets(rest))
+            except WorkspaceError as exc:
+                raise RunError(f"{exc}; or declare it for the job: "
+                               f"ScriptRunConfig(..., secret_environment_variables=[{rest[0]!r}])") from None
+        return {n: found[n] for n in secrets}
+
     def register_model(self, model_name: str, model_path: str | None = None, tags: dict[str, Any] | None = None,
                        properties: dict[str, Any] | None = None, description: str | None = None,
                        **kwargs: Any) -> Any:
@@ -382,6 +507,18 @@ def _matches(details: dict[str, Any], *, type: str | None, status: str | None, t
         elif any(have.get(k) != v for k, v in wanted.items()):
             return False
     return True
+
+
+def _with_dataset(entry: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
+    """A lineage entry with its ``dataset`` as the Dataset object the run read."""
+    from scriptrun.data.dataset import dataset_from_spec
+    from scriptrun.spec.job import DatasetSpec
+
+    dataset = entry.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("definition"), dict):
+        return entry
+    spec = DatasetSpec.model_validate(dataset["definition"])
+    return {**entry, "dataset": dataset_from_spec(spec, workspace)}
 
 
 def new_run_id(experiment: str) -> str:

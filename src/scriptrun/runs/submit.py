@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from scriptrun.agent.controllers import Controller, controller_path
 from scriptrun.agent.protocol import Submit, SubmitParent
+from scriptrun.errors import SubmitError, WorkspaceError
 from scriptrun.rundir import RunKind
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run, agent_client, new_run_id
 from scriptrun.spec import JobSpec
 from scriptrun.spec.reuse import reuse_key, static_components
 from scriptrun.workspace import Workspace
+from scriptrun.workspace.keyvault import resolve_secrets
 from scriptrun.workspace.snapshot import take_snapshot
 
 
@@ -56,9 +60,10 @@ def submit_job(spec: JobSpec, workspace: Workspace, experiment_name: str, *,
     tags = dict(tags or {})
     if yaml_origin:
         tags.setdefault("scriptrun.yaml", yaml_origin)
+    client_env, secrets = split_secrets(workspace, spec.secret_environment_variables)
     result = agent_client(workspace).request(Submit(
         run_id=run_id, experiment=experiment_name, spec=spec.model_dump(mode="json"), snapshot_id=plan.snapshot_id,
-        tags=tags, parent_run_id=parent_run_id, client_env=dict(os.environ), client_python=sys.executable,
+        tags=tags, parent_run_id=parent_run_id, client_env=client_env, secrets=secrets, client_python=sys.executable,
         target=spec.compute_target, reuse_key=plan.reuse_key, reuse_components=plan.reuse_components))
     details = {"runId": run_id, "experiment": experiment_name, "status": result["status"], "tags": tags,
                "target": spec.compute_target, "type": RunKind.SCRIPT.value, "parentRunId": parent_run_id}
@@ -70,8 +75,33 @@ def submit_parent(workspace: Workspace, experiment_name: str, *, kind: RunKind, 
                   parent_run_id: str | None = None, run_class: type[Run] = Run) -> Run:
     """Create a parent run that the agent drives with ``controller`` (built by the caller
     with ``run_id``, so that it can name its children ``<run_id>_<…>``) and return it at once."""
+    state = controller.to_state()
+    client_env, secrets = split_secrets(workspace, _secret_names(state))
     agent_client(workspace).request(SubmitParent(
         run_id=run_id, experiment=experiment_name, kind=kind, controller=controller_path(type(controller)),
-        state=controller.to_state(), tags=dict(tags or {}), properties=dict(properties or {}),
-        parent_run_id=parent_run_id, client_env=dict(os.environ), client_python=sys.executable))
+        state=state, tags=dict(tags or {}), properties=dict(properties or {}), parent_run_id=parent_run_id,
+        client_env=client_env, secrets=secrets, client_python=sys.executable))
     return run_class(Experiment(workspace, experiment_name), run_id)
+
+
+def split_secrets(workspace: Workspace, names: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The submitter's environment without the secret ``names``, and their values (from that
+    environment, else the workspace's secrets file), sent to the agent apart so that no run
+    record keeps them."""
+    names = set(names)
+    try:
+        secrets = resolve_secrets(sorted(names), os.environ, workspace) if names else {}
+    except WorkspaceError as exc:
+        raise SubmitError(str(exc)) from None
+    return {k: v for k, v in os.environ.items() if k not in names}, secrets
+
+
+def _secret_names(state: Any) -> set[str]:
+    """Every secret name declared by a job spec inside a controller's state (pipeline steps, trials)."""
+    if isinstance(state, dict):
+        names = state.get("secret_environment_variables")
+        found = set(names) if isinstance(names, list) else set()
+        return found.union(*map(_secret_names, state.values()))
+    if isinstance(state, list):
+        return set().union(*map(_secret_names, state))
+    return set()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 SCHEMA_VERSION = 1
 MAX_DURATION_SECONDS_DEFAULT = 2592000  # 30 days, as v1's ScriptRunConfig
@@ -126,6 +126,7 @@ PLACEHOLDER = re.compile(r"\$\{\{\s*(inputs|outputs)\.([^\s}]*)\s*\}\}")
 V1_PLACEHOLDER = re.compile(r"^(DatasetConsumptionConfig|DatasetOutputConfig):(.+)$")
 MODEL_LOCATION = "MODEL_LOCATION"  # v1's name of the `resume_from` input
 DEFAULT_OUTPUT_PATH = "dataset/{run-id}/{output-name}"
+RESERVED_PREFIXES = ("SCRIPTRUN_", "AZUREML_", "MLFLOW_")
 
 
 class DataLocationSpec(SpecModel):
@@ -196,6 +197,10 @@ class JobSpec(SpecModel):
     distributed_job_config: DistributionSpec | None = None
     node_count: int = Field(1, ge=1)
     environment_variables: dict[str, str] = Field(default_factory=dict)
+    secret_environment_variables: list[str] = Field(
+        default_factory=list, description="Names of variables whose values are secrets: taken at submission "
+                                          "from the submitter's environment or .scriptrun/secrets.env, never "
+                                          "stored with the run (docs/environments-and-data.md)")
     max_run_duration_seconds: int = Field(MAX_DURATION_SECONDS_DEFAULT, gt=0)
     docker_runtime_config: DockerSpec | None = None
     source_directory_data_store: str | None = None
@@ -224,6 +229,22 @@ class JobSpec(SpecModel):
         if isinstance(value, dict):
             return {k: v if isinstance(v, str) or not _is_scalar(v) else _scalar_to_str(v) for k, v in value.items()}
         return value
+
+    @field_validator("secret_environment_variables")
+    @classmethod
+    def _secret_names(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        plain = set(info.data.get("environment_variables") or {})
+        for name in value:
+            if name in plain:
+                raise ValueError(f"{name!r} is both in environment_variables (stored with the run, in plain "
+                                 "text) and a secret: remove it from environment_variables")
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"{name!r} is not a variable name (letters, digits and '_', not starting "
+                                 "with a digit): give the names of secrets, never their values")
+            if name.startswith(RESERVED_PREFIXES):
+                raise ValueError(f"{name!r}: names starting with {', '.join(RESERVED_PREFIXES)} are set by "
+                                 "scriptrun itself")
+        return list(dict.fromkeys(value))
 
     def entry_argv(self) -> list[str]:
         """The user process's argv before ``$VAR`` expansion (``python`` is resolved later)."""

@@ -27,6 +27,7 @@ from scriptrun.workspace.azure import (
     LOCAL_SUBSCRIPTION_ID,
     note_azure_arguments_ignored,
 )
+from scriptrun.workspace.keyvault import Keyvault
 from scriptrun.workspace.locking import atomic_write, file_lock
 
 WORKSPACE_DIRNAME = ".scriptrun"
@@ -229,6 +230,12 @@ class Workspace:
     def get_default_datastore(self) -> Any:
         """The default datastore (a folder in the workspace), as in v1."""
         return _ASSET_VIEWS["default_datastore"](self)
+
+    def get_default_keyvault(self) -> Keyvault:
+        """v1's key vault: the workspace's secrets, kept in ``.scriptrun/secrets.env`` (0600).
+        Scripts read them with ``run.get_secret(name)``; jobs receive them as environment
+        variables with ``secret_environment_variables``."""
+        return Keyvault(self)
 
     def get_details(self) -> dict[str, Any]:
         """v1's workspace details, with local values for the Azure identity fields."""
