@@ -415,7 +415,7 @@ class Agent:
         self._collect_outputs(record, workdir, outcome)
         status, error = outcome_status(outcome, record)
         self.finish(record, status, error)
-        shutil.rmtree(workdir, ignore_errors=True)
+        local.remove_workdir(self.ws, record.snapshot_id or "", workdir)
 
     def finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
         """End a run (the one way to a terminal state besides an outcome) and free its slot."""

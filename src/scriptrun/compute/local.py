@@ -43,7 +43,7 @@ from scriptrun.rundir import (
 from scriptrun.spec import EnvironmentSpec, JobSpec
 from scriptrun.spec.checks import has_nvidia_gpu
 from scriptrun.workspace import Workspace
-from scriptrun.workspace.snapshot import materialize
+from scriptrun.workspace.snapshot import materialize, release_working_copy
 
 SHIM = Path(__file__).resolve().parent / "shim.py"
 GRACE_SECONDS = 10.0
@@ -108,11 +108,20 @@ def build_argv(spec: JobSpec, python: str, env: dict[str, str]) -> list[str]:
 
 
 def make_workdir(workspace: Workspace, snapshot_id: str, workdir: Path) -> None:
-    """A fresh working copy of the snapshot, with the ``outputs/`` and ``logs/`` folders."""
+    """A fresh working copy of the snapshot (zero-copy unless the workspace says
+    ``working_copy: copy``), with the ``outputs/`` and ``logs/`` folders."""
     shutil.rmtree(workdir, ignore_errors=True)
-    materialize(workspace, snapshot_id, workdir)
+    materialize(workspace, snapshot_id, workdir, share=workspace.settings.working_copy == "link")
     (workdir / "outputs").mkdir(exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
+
+
+def remove_workdir(workspace: Workspace, snapshot_id: str, workdir: Path) -> list[str]:
+    """Delete a run's working copy after checking that the run wrote none of the store's
+    objects in place (those are evicted); returns the snapshot paths the run wrote in place."""
+    written = release_working_copy(workspace, snapshot_id, workdir) if snapshot_id else []
+    shutil.rmtree(workdir, ignore_errors=True)
+    return written
 
 
 def build_processes(spec: JobSpec, plans: list[ProcessPlan], env: dict[str, str], python: str,

@@ -14,7 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,6 +46,9 @@ class WorkspaceSettings(BaseModel):
     agent_idle_timeout_seconds: float = Field(
         600.0, gt=0, description="The agent stops after this long with no run and no request.")
     snapshot_max_bytes: int = Field(300 * 1024 * 1024, gt=0, description="Largest source snapshot accepted.")
+    working_copy: Literal["link", "copy"] = Field(
+        "link", description="How a run's working directory gets the snapshot's files: `link` (reflinks or hard "
+                            "links of the store's objects, see docs/performance.md) or `copy` (private copies).")
     compute_aliases: dict[str, str] = Field(
         default_factory=dict, description="v1 cluster names mapped to `local` or an attached target, e.g. "
                                           "{cpu-cluster: local}, so v1 code runs unchanged.")
