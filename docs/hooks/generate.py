@@ -191,13 +191,17 @@ def _schema_section(title: str, command: str, schema: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+SCHEMAS = [("Job YAML", None), ("Pipeline YAML", "--pipeline"), ("Sweep (HyperDrive) YAML", "--sweep")]
+
+
 def yaml_reference() -> str:
-    job = _schema()
-    pipeline = _schema("--pipeline")
-    # the two schemas share their $defs; anchor each only once (the pipeline's own models only)
-    shared = set(job.get("$defs", {}))
-    pipeline = {**pipeline, "$defs": {k: v for k, v in pipeline.get("$defs", {}).items() if k not in shared}}
-    return "\n".join([
+    import typer
+
+    from scriptrun.cli.main import app
+
+    command = typer.main.get_command(app).commands["schema"]
+    flags = {opt for param in command.params for opt in param.opts}
+    parts = [
         "# YAML reference\n",
         "Generated at build time from the JSON Schemas that `scriptrun schema` prints, which are "
         "themselves generated from the spec models: this page cannot drift from the code. "
@@ -207,9 +211,17 @@ def yaml_reference() -> str:
         "For completion and checking in an editor (VS Code with the YAML extension), write the schema "
         "to a file and name it on a YAML file's first line: "
         "`# yaml-language-server: $schema=<path to the schema>.json`.\n",
-        _schema_section("Job YAML", "scriptrun schema", job),
-        _schema_section("Pipeline YAML", "scriptrun schema --pipeline", pipeline),
-    ])
+    ]
+    seen: set[str] = set()  # the schemas share models: each gets its anchor once
+    for title, flag in SCHEMAS:
+        if flag is not None and flag not in flags:
+            continue
+        document = _schema(*([flag] if flag else []))
+        own = {k: v for k, v in document.get("$defs", {}).items() if k not in seen}
+        seen |= set(own)
+        parts.append(_schema_section(title, f"scriptrun schema{' ' + flag if flag else ''}",
+                                     {**document, "$defs": own}))
+    return "\n".join(parts)
 
 
 # -- CLI reference -----------------------------------------------------------------------------------

@@ -1,20 +1,38 @@
 """``scriptrun``: the command line. Each command parses flags, calls one public function
 and renders the result; user errors print a headline, the location and the fix, without a
-traceback (internal errors keep theirs)."""
+traceback (internal errors keep theirs).
+
+Start-up is kept short: the spec, MLflow and the submission machinery are imported inside the
+commands that need them, and list/show commands render JSON/YAML without rich
+(``-o json``/``-o yaml``).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from scriptrun import __version__
+from scriptrun.cli.common import (
+    JsonOpt,
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    choice,
+    duration,
+    emit,
+    err,
+    make_table,
+    out,
+    output_format,
+    short_time,
+    status_text,
+)
+from scriptrun.cli.common import workspace as _workspace
 from scriptrun.cli.compute_commands import compute_app, tracking_app
 from scriptrun.cli.data_commands import dataset_app, datastore_app
 from scriptrun.cli.env_commands import env_app
@@ -23,7 +41,7 @@ from scriptrun.cli.pipeline_commands import pipeline_app, submit_pipeline, valid
 from scriptrun.cli.sweep_commands import submit_hyperdrive, sweep_app, validate_hyperdrive_file
 from scriptrun.errors import ConfigError, ScriptrunError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="Configure a training job once; run it locally or on a cluster, tracked in MLflow.")
 run_app = typer.Typer(no_args_is_help=True, help="Submit, list, inspect and cancel runs.")
 workspace_app = typer.Typer(no_args_is_help=True, help="Create and inspect the workspace.")
@@ -42,23 +60,13 @@ app.add_typer(sweep_app, name="sweep")
 run_app.command("submit-pipeline")(submit_pipeline)
 run_app.command("submit-hyperdrive")(submit_hyperdrive)
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
-
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
-                                                                  "current folder, or SCRIPTRUN_WORKSPACE).")
-
-
-def _workspace(path: Optional[Path], *, create: bool = False):
-    from scriptrun.workspace import Workspace
-
-    if path is not None:
-        return Workspace.create(path) if create else Workspace.get(path)
-    return Workspace.resolve() if create else Workspace.from_config()
+WAIT_POLL_SECONDS = 0.3
 
 
 def _version(value: bool) -> None:
     if value:
+        from scriptrun.version import __version__
+
         out.print(f"scriptrun {__version__}")
         raise typer.Exit()
 
@@ -102,54 +110,210 @@ def submit_script(
     if no_wait:
         out.print(run.id)
         return
-    details = run.wait_for_completion(show_output=True, raise_on_error=False)
-    if details["status"] != "Completed":
-        raise typer.Exit(1)
+    raise typer.Exit(_follow(run))
+
+
+def _follow(run: Any, rank: Optional[int] = None) -> int:
+    """Stream a run's log (rank 0, or ``rank``) until it ends, saying on stderr why it waits
+    while it is queued or preparing. The exit code of its outcome: 0 only if it completed."""
+    stop = threading.Event()
+    reasons = threading.Thread(target=_report_waiting, args=(run, stop), daemon=True)
+    reasons.start()
+    try:
+        if rank is None:
+            status = run.wait_for_completion(show_output=True, raise_on_error=False)["status"]
+        else:
+            status = _follow_rank(run, rank)
+    except KeyboardInterrupt:
+        err.print(f"\nStopped following; run {run.id} keeps running.\n"
+                  f"  follow it again: scriptrun run logs -f {run.id}\n"
+                  f"  stop it:         scriptrun run cancel {run.id}", markup=False)
+        return 130
+    finally:
+        stop.set()
+    return 0 if status == "Completed" else 1
+
+
+def _report_waiting(run: Any, stop: threading.Event) -> None:
+    """Print each new reason why ``run`` has not started (its place in the queue, what its
+    preparation does) to stderr, until it runs, ends, or ``stop`` is set."""
+    from scriptrun.agent import protocol
+    from scriptrun.runs.run import agent_client
+
+    client = agent_client(run.experiment.workspace)
+    last = None
+    try:
+        while not stop.is_set():
+            reason = client.request(protocol.Waiting(run_id=run.id))["reason"]
+            if reason is None:
+                return
+            if reason != last:
+                err.print(reason, markup=False, style="dim")
+                last = reason
+            stop.wait(WAIT_POLL_SECONDS)
+    except Exception:  # noqa: BLE001 - a hint only: the main thread reports real problems
+        return
+
+
+def _follow_rank(run: Any, rank: int) -> str:
+    """Print one rank's log as it grows until the run ends; return the final status."""
+    from scriptrun.agent import protocol
+    from scriptrun.rundir import is_terminal
+    from scriptrun.runs.run import agent_client
+
+    client = agent_client(run.experiment.workspace)
+    logs = Path(run.get_details()["runDir"]) / "logs"
+    offset = 0
+    while True:
+        status = client.request(protocol.Wait(run_id=run.id, timeout=0.2))
+        path = _rank_log(logs, rank)
+        if path is not None:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+            offset += len(data)
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
+        if is_terminal(status):
+            if path is None:
+                err.print(f"run {run.id} has no log of rank {rank}: "
+                          f"{', '.join(p.name for p in sorted(logs.glob('*.txt'))) or 'no logs'}", markup=False)
+            return status
+
+
+def _rank_log(logs: Path, rank: int) -> Optional[Path]:
+    """The log file of process ``rank`` (``rank_N``/``worker_N``/``node_N``, or the single
+    process's ``std_log`` for rank 0)."""
+    for stem in (f"rank_{rank}", f"worker_{rank}", f"node_{rank}", *(["std_log"] if rank == 0 else [])):
+        if (logs / f"{stem}.txt").is_file():
+            return logs / f"{stem}.txt"
+    return None
 
 
 @run_app.command("list")
 def list_runs(
     experiment: Optional[str] = typer.Option(None, "--experiment-name", "-e", help="Only this experiment."),
-    status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status."),
-    last: int = typer.Option(10, "--last", help="How many runs, newest first."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    status: Optional[str] = typer.Option(None, "--status", help="Only runs with this status (Queued, Running, "
+                                         "Completed, Failed, Canceled, …)."),
+    last: int = typer.Option(10, "--last", help="How many runs, newest first (children count too)."),
+    output: Output = OutputOpt,
+    as_json: bool = JsonOpt,
     workspace: Optional[Path] = WorkspaceOpt,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first; a pipeline's steps and a sweep's trials under their parent."""
+    from scriptrun.rundir import RunStatus
     from scriptrun.runs.run import list_runs
 
+    status = choice(status, RunStatus.list(), "--status")
     rows = list_runs(_workspace(workspace), experiment=experiment, status=status, limit=last)
-    if as_json:
-        out.print_json(json.dumps(rows))
-        return
-    table = Table("Run", "Experiment", "Status", "Started (UTC)", "Duration", "Target")
-    for column in table.columns:
-        column.no_wrap = True
-    for row in rows:
-        table.add_row(row["runId"], row["experiment"], _status_text(row["status"]),
-                      (row.get("startTimeUtc") or "")[5:19].replace("T", " "), _duration(row), row["target"])
+    output = output_format(output, as_json)
+    if output is not Output.table:
+        return emit(rows, output, lambda: None)
+    table = make_table("Run", "Experiment", "Status", "Started (UTC)", "Duration", "Target")
+    for row, depth in _tree_order(rows):
+        table.add_row("  " * depth + ("└ " if depth else "") + row["runId"], row["experiment"],
+                      status_text(row["status"]), short_time(row.get("startTimeUtc")), duration(row), row["target"])
     out.print(table)
 
 
-@run_app.command("show")
-def show_run(run_id: str, workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Show a run's details (status, times, error, definition, log files) as JSON."""
-    from scriptrun.runs.run import Run
+def _tree_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+    """``rows`` (newest first) with each run's children right under it, and their depth; a child
+    whose parent is not among the rows stays where it is."""
+    ids = {row["runId"] for row in rows}
+    children: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("parentRunId") in ids:
+            children.setdefault(row["parentRunId"], []).append(row)
+    ordered: list[tuple[dict[str, Any], int]] = []
 
-    out.print_json(json.dumps(Run.get(_workspace(workspace), run_id).get_details()))
+    def add(row: dict[str, Any], depth: int) -> None:
+        ordered.append((row, depth))
+        for child in sorted(children.get(row["runId"], []), key=lambda r: r.get("createdTimeUtc") or ""):
+            add(child, depth + 1)
+
+    for row in rows:
+        if row.get("parentRunId") not in ids:
+            add(row, 0)
+    return ordered
+
+
+@run_app.command("show")
+def show_run(run_id: str, output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """A run's status, times, error and log files; for a pipeline or a sweep, the tree of its
+    steps or trials with their statuses, durations and whether they were reused."""
+    from scriptrun.runs.run import Run, list_runs
+
+    ws = _workspace(workspace)
+    details = Run.get(ws, run_id).get_details()
+
+    def with_children(run: dict[str, Any]) -> dict[str, Any]:
+        kids = list_runs(ws, parent_run_id=run["runId"])
+        return {**run, "children": [with_children(k) for k in reversed(kids)]} if kids else run
+
+    details = with_children(details)
+    emit(details, output, lambda: _show_table(details))
+
+
+def _show_table(details: dict[str, Any]) -> None:
+    fields = [("Run", details["runId"]), ("Experiment", details["experiment"]),
+              ("Status", status_text(details["status"])), ("Type", details.get("type", "")),
+              ("Target", details.get("target", "")), ("Parent", details.get("parentRunId") or ""),
+              ("Created (UTC)", short_time(details.get("createdTimeUtc"))),
+              ("Started (UTC)", short_time(details.get("startTimeUtc"))),
+              ("Ended (UTC)", short_time(details.get("endTimeUtc"))), ("Duration", duration(details)),
+              ("Reused from", details.get("reusedFrom") or ""), ("Run folder", details.get("runDir") or "")]
+    error = details.get("error") or {}
+    if error.get("message"):
+        fields.append(("Error", f"[red]{_escape(error['message'])}[/]"))
+    for name, path in (details.get("logFiles") or {}).items():
+        fields.append(("Log", f"{name} ({path})"))
+    for name, value in fields:
+        if value:
+            out.print(f"[bold]{name + ':':<15}[/]{value}")
+    if details.get("children"):
+        from rich.tree import Tree
+
+        tree = Tree(f"[bold]{details['runId']}[/]")
+        _add_children(tree, details)
+        out.print(tree)
+
+
+def _add_children(node: Any, details: dict[str, Any]) -> None:
+    prefix = details["runId"] + "_"
+    for child in details.get("children", []):
+        name = child["runId"][len(prefix):] if child["runId"].startswith(prefix) else child["runId"]
+        reused = f" [dim]reused {child['reusedFrom']}[/]" if child.get("reusedFrom") else ""
+        took = duration(child)
+        branch = node.add(f"[bold]{name}[/] {status_text(child['status'])}" + (f" {took}" if took else "")
+                          + reused)
+        _add_children(branch, child)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 @run_app.command("logs")
-def run_logs(run_id: str, follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends."),
+def run_logs(run_id: str, follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the run ends, "
+                                                       "then exit with its outcome (0 only if it completed)."),
+             rank: Optional[int] = typer.Option(None, "--rank", min=0, help="The log of this process rank "
+                                                "(default: rank 0 / the main process)."),
              workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Print a run's log (rank 0 / main process)."""
+    """Print a run's log (rank 0 / main process, or --rank N)."""
     from scriptrun.runs.run import Run
 
     run = Run.get(_workspace(workspace), run_id)
     if follow:
-        run.wait_for_completion(show_output=True, raise_on_error=False)
-        return
+        raise typer.Exit(_follow(run, rank))
     files = run.get_details()["logFiles"]
+    if rank is not None:
+        path = _rank_log(Path(run.get_details()["runDir"]) / "logs", rank)
+        if path is None:
+            raise typer.BadParameter(f"run {run_id} has no log of rank {rank} (its logs: "
+                                     f"{', '.join(files) or 'none yet'})", param_hint="--rank")
+        files = {path.name: str(path)}
     if not files:
         err.print(f"run {run_id} has no log yet (status {run.status})")
         return
@@ -161,13 +325,28 @@ def run_logs(run_id: str, follow: bool = typer.Option(False, "--follow", "-f", h
 
 
 @run_app.command("cancel")
-def cancel_run(run_id: str, workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Cancel a run: its whole process tree is stopped."""
+def cancel_run(run_id: str, wait: float = typer.Option(30.0, "--wait", help="Seconds to wait for the final "
+                                                                           "state (0: don't wait)."),
+               workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Cancel a run: its whole process tree is stopped (a pipeline's or sweep's children too).
+    Prints CancelRequested, then the final state once the run has stopped."""
+    import time
+
+    from scriptrun.rundir import is_terminal
     from scriptrun.runs.run import Run
 
     run = Run.get(_workspace(workspace), run_id)
     run.cancel()
-    out.print(f"{run_id}: {run.get_status()}")
+    status = run.get_status()
+    out.print(f"{run_id}: {status_text(status)}")
+    deadline = time.monotonic() + wait
+    while not is_terminal(status) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        status = run.get_status()
+    if is_terminal(status):
+        out.print(f"{run_id}: {status_text(status)}")
+    elif wait:
+        err.print(f"{run_id} is still {status} after {wait:g} s; `scriptrun run show {run_id}` shows it later")
 
 
 @run_app.command("download")
@@ -183,40 +362,6 @@ def download_run(run_id: str,
     for path in files:
         out.print(path)
     err.print(f"{len(files)} file(s) downloaded to {output_dir}")
-
-
-def _follow_parent(run: Any, what: str, no_wait: bool, stream: Any) -> None:
-    """The end of every submit command of a parent run (pipeline, sweep): print its id at once
-    with ``--async``; else stream it with ``stream(run) -> final status``, print how it ended
-    and its error, and exit 1 unless it completed."""
-    if no_wait:
-        out.print(run.id)
-        return
-    status = stream(run)
-    out.print(f"{what} {run.id}: {_status_text(status)}")
-    out.print(run.id)
-    if status != "Completed":
-        error = run.get_details().get("error") or {}
-        if error.get("message"):
-            err.print(f"[bold red]error:[/] {error['message']}")
-        raise typer.Exit(1)
-
-
-def _status_text(status: str) -> str:
-    color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(status, "cyan")
-    return f"[{color}]{status}[/]"
-
-
-def _duration(row: dict[str, Any]) -> str:
-    from datetime import datetime, timezone
-
-    start, end = row.get("startTimeUtc"), row.get("endTimeUtc")
-    if not start:
-        return ""
-    parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    seconds = ((parse(end) if end else now) - parse(start)).total_seconds()
-    return f"{seconds:.1f}s"
 
 
 # -- validate / schema ---------------------------------------------------------------------------
@@ -244,25 +389,47 @@ def validate(file: str = typer.Argument(..., help="Job, pipeline or HyperDrive Y
 
 
 @app.command("schema")
-def schema(pipeline: bool = typer.Option(False, "--pipeline", help="The pipeline YAML's schema instead.")) -> None:
-    """Print the JSON Schema of the job YAML format (generated from the spec models)."""
-    if pipeline:
-        from scriptrun.pipeline.pipeline_yaml import pipeline_json_schema
+def schema(pipeline: bool = typer.Option(False, "--pipeline", help="The pipeline YAML's schema instead."),
+           sweep: bool = typer.Option(False, "--sweep", help="The HyperDrive (sweep) YAML's schema instead."),
+           write: Optional[Path] = typer.Option(None, "--write", help="Write it to this file (e.g. "
+                                                "`.scriptrun/schema/job.json`) instead of printing it."),
+           ) -> None:
+    """The JSON Schema of the job YAML (or --pipeline, --sweep), generated from the models: point
+    your editor at it for completion and checking (docs/editor-support.md)."""
+    import json
 
-        sys.stdout.write(json.dumps(pipeline_json_schema(), indent=2) + "\n")
+    from scriptrun.spec.schema import job_schema, pipeline_schema, sweep_schema
+
+    if pipeline and sweep:
+        raise typer.BadParameter("give one of --pipeline, --sweep")
+    document = pipeline_schema() if pipeline else sweep_schema() if sweep else job_schema()
+    text = json.dumps(document, indent=2) + "\n"
+    if write is None:
+        sys.stdout.write(text)
         return
-    from scriptrun.spec import JobSpec
-
-    sys.stdout.write(json.dumps(JobSpec.model_json_schema(), indent=2) + "\n")
+    write.parent.mkdir(parents=True, exist_ok=True)
+    write.write_text(text, encoding="utf-8")
+    err.print(f"wrote {write}; first line of a YAML file for VS Code: "
+              f"# yaml-language-server: $schema={os.path.relpath(write.resolve(), Path.cwd())}", markup=False)
 
 
 # -- workspace / agent / ui ------------------------------------------------------------------------
 
 
 @workspace_app.command("show")
-def workspace_show(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def workspace_show(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Show the workspace's folder, tracking store and settings."""
-    out.print_json(json.dumps(_workspace(workspace).describe()))
+    data = _workspace(workspace).describe()
+    emit(data, output, lambda: _key_values(data))
+
+
+def _key_values(data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        out.print(f"[bold]{key + ':':<24}[/]{_escape(str(value))}")
 
 
 @workspace_app.command("create")
@@ -278,16 +445,20 @@ def workspace_create(path: Path = typer.Argument(Path("."), help="Project folder
 
 
 @agent_app.command("status")
-def agent_status(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def agent_status(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Is the agent running, and what is it doing?"""
     from scriptrun.runs.run import agent_info
 
     ws = _workspace(workspace)
     info = agent_info(ws)
     if info is None:
-        out.print(f"agent: not running (workspace {ws.root}); it starts on the next submission")
-        return
-    out.print_json(json.dumps(info))
+        info = {"running": False, "workspace": str(ws.root)}
+        if output is Output.table:
+            out.print(f"agent: not running (workspace {ws.root}); it starts on the next submission")
+            return
+    else:
+        info = {"running": True, **info}
+    emit(info, output, lambda: _key_values(info))
 
 
 @agent_app.command("stop")
