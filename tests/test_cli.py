@@ -53,10 +53,10 @@ def test_submit_yaml_with_overrides_then_inspect(proj: Path):
                cwd=proj, check=True)
     assert "args: ['--epochs', '3']" in done.stdout
     assert "Status: Completed" in done.stdout
-    listed = json.loads(cli("run", "list", "--json", cwd=proj, check=True).stdout)
+    listed = json.loads(cli("run", "list", "-o", "json", cwd=proj, check=True).stdout)
     run_id = listed[0]["runId"]
     assert listed[0]["status"] == "Completed" and listed[0]["experiment"] == "clitest"
-    details = json.loads(cli("run", "show", run_id, cwd=proj, check=True).stdout)
+    details = json.loads(cli("run", "show", run_id, "-o", "json", cwd=proj, check=True).stdout)
     assert details["runDefinition"]["environment_variables"] == {"SEED": "7"}
     assert "args:" in cli("run", "logs", run_id, cwd=proj, check=True).stdout
     cli("run", "download", run_id, "-d", "dl", "--prefix", "outputs", cwd=proj, check=True)
@@ -103,11 +103,11 @@ def test_schema_workspace_and_agent_commands(proj: Path):
     schema = json.loads(cli("schema", cwd=proj, check=True).stdout)
     assert "script" in schema["properties"] and schema["additionalProperties"] is False
     cli("workspace", "create", ".", cwd=proj, check=True)
-    shown = json.loads(cli("workspace", "show", cwd=proj, check=True).stdout)
+    shown = json.loads(cli("workspace", "show", "-o", "json", cwd=proj, check=True).stdout)
     assert shown["tracking_uri"].startswith("sqlite:///") and shown["root"] == str(proj.resolve())
     assert "not running" in cli("agent", "status", cwd=proj, check=True).stdout
     cli("run", "submit-script", "-c", "job.yml", cwd=proj, check=True)
-    status = json.loads(cli("agent", "status", cwd=proj, check=True).stdout)
+    status = json.loads(cli("agent", "status", "-o", "json", cwd=proj, check=True).stdout)
     assert status["workspace"] == str(proj.resolve())
     assert "stopped" in cli("agent", "stop", cwd=proj, check=True).stdout
     assert "not running" in cli("agent", "status", cwd=proj, check=True).stdout

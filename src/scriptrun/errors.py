@@ -233,3 +233,9 @@ class ActivityFailedException(RunError):
     def __init__(self, message: str, error_details: dict[str, Any] | None = None, *, code: str | None = None):
         super().__init__(message, code=code)
         self.error_details = error_details or {}
+
+
+class ConfigNotice(UserWarning):
+    """Not an error: a default chosen for the user where the documented one cannot work (a
+    PyTorch job without a backend on a machine without GPUs runs with Gloo), said at
+    validation. The CLI prints it as a ``note:`` line."""

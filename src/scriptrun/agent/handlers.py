@@ -18,7 +18,7 @@ from scriptrun.agent import models
 from scriptrun.agent import protocol as p
 from scriptrun.agent.runstate import RunRecord, run_details
 from scriptrun.errors import RunError
-from scriptrun.rundir import METRICS_FILE, RunKind, RunStatus, read_records, shape_metrics
+from scriptrun.rundir import LOGS_DIR, METRICS_FILE, RunKind, RunStatus, read_records, shape_metrics
 from scriptrun.version import __version__
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ class Handlers:
         self.agent = agent
         self.table: dict[type[p.Request], Callable[[Any], Any]] = {
             p.Ping: self.ping, p.Shutdown: self.shutdown, p.Submit: self.submit, p.SubmitParent: self.submit_parent,
-            p.Status: self.status, p.Wait: self.wait, p.Details: self.details, p.ListRuns: self.list_runs,
+            p.Status: self.status, p.Wait: self.wait, p.Waiting: self.waiting, p.Details: self.details,
+            p.ListRuns: self.list_runs,
             p.Cancel: self.cancel, p.EndInteractive: self.end_interactive, p.Metrics: self.metrics,
             p.SetTags: self.set_tags, p.GetTags: self.get_tags, p.AddProperties: self.add_properties,
             p.GetProperties: self.get_properties, p.Upload: self.upload, p.FileNames: self.file_names,
@@ -120,6 +121,37 @@ class Handlers:
                     break
                 self.agent.changed.wait(remaining)
             return record.status
+
+    def waiting(self, request: p.Waiting) -> dict[str, Any]:
+        agent = self.agent
+        with agent.lock:
+            record = self._record(request.run_id)
+            reason = None
+            if record.status == RunStatus.QUEUED.value:
+                reason = self._queue_reason(record)
+            elif record.status == RunStatus.PREPARING.value:
+                reason = f"Preparing: {_preparation(record)}"
+            return {"status": record.status, "reason": reason}
+
+    def _queue_reason(self, record: RunRecord) -> str:
+        agent = self.agent
+        queued = [r for r in agent.records.values() if r.status == RunStatus.QUEUED.value
+                  and r.run_id not in agent.active]
+        ahead = sum(1 for r in queued if r.created < record.created)
+        running = sum(1 for rid in agent.active if not agent.records[rid].is_terminal)
+        limit = agent.ws.settings.max_concurrent_runs
+        slots = f"{running} running, max_concurrent_runs={limit}"
+        if ahead:
+            return f"Queued: {ahead} run{'s' if ahead != 1 else ''} ahead ({slots})"
+        cap = agent.host.child_limit(record.parent_run_id)
+        if cap is not None:
+            siblings = sum(1 for rid in agent.active if agent.records[rid].parent_run_id == record.parent_run_id
+                           and not agent.records[rid].is_terminal)
+            if siblings >= cap:
+                return f"Queued: its parent {record.parent_run_id} runs {siblings} children at once (its limit)"
+        if running >= limit:
+            return f"Queued: waiting for a free slot ({slots})"
+        return "Queued: starting"
 
     def details(self, request: p.Details) -> dict[str, Any]:
         with self.agent.lock:
@@ -247,3 +279,20 @@ class Handlers:
     def download_model(self, request: p.DownloadModel) -> str:
         with self.agent.lock:
             return models.download_model(self.agent.tracking.client, request)
+
+
+def _preparation(record: RunRecord) -> str:
+    """What a ``Preparing`` run is doing, from what its preparation has recorded so far."""
+    from scriptrun.spec.checks import needs_build
+    from scriptrun.spec.job import EnvironmentSpec
+
+    spec = record.spec or {}
+    env = spec.get("environment")
+    if isinstance(env, dict) and not record.environment and needs_build(EnvironmentSpec.model_validate(env)):
+        name = f" {env['name']}" if env.get("name") else ""
+        return (f"building environment{name} … (cached after the first build; "
+                f"log: {record.path / LOGS_DIR / 'environment_build.txt'})")
+    data = [*spec.get("inputs", {}), *spec.get("outputs", {})]
+    if data and not record.input_datasets:
+        return f"making inputs and outputs available ({', '.join(data)})"
+    return "setting up the working directory"

@@ -8,6 +8,7 @@ not a crash) and calls the one handler registered for that model's type.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -16,7 +17,8 @@ from scriptrun.rundir import RunKind, RunStatus
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # built on first use: a client builds only the requests it sends (the CLI starts faster)
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Ping(Request):
@@ -75,6 +77,13 @@ class Status(RunRequest):
 class Wait(RunRequest):
     op: Literal["wait"] = "wait"
     timeout: float = 5.0
+
+
+class Waiting(RunRequest):
+    """Why a run has not started yet: its place in the queue, or what its preparation is doing
+    (``{"status": ..., "reason": str | None}``; no reason once it runs or has ended)."""
+
+    op: Literal["waiting"] = "waiting"
 
 
 class Details(RunRequest):
@@ -189,14 +198,18 @@ class DownloadModel(Request):
 
 
 AnyRequest = Annotated[
-    Union[Ping, Shutdown, Submit, SubmitParent, Status, Wait, Details, ListRuns, Cancel, EndInteractive, Metrics,
+    Union[Ping, Shutdown, Submit, SubmitParent, Status, Wait, Waiting, Details, ListRuns, Cancel, EndInteractive, Metrics,
           SetTags, GetTags, AddProperties, GetProperties, Upload, FileNames, Download, FindReusable,
           RegisterModel, ListModels, GetModel, DownloadModel],
     Field(discriminator="op"),
 ]
-REQUEST = TypeAdapter(AnyRequest)
+
+
+@functools.cache
+def _request_adapter() -> TypeAdapter[Any]:
+    return TypeAdapter(AnyRequest)
 
 
 def parse_request(data: Any) -> Request:
     """The request model of one decoded JSON line (pydantic's ValidationError if invalid)."""
-    return REQUEST.validate_python(data)
+    return _request_adapter().validate_python(data)

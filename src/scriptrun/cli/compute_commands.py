@@ -8,20 +8,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from scriptrun.cli.common import Output, OutputOpt, WorkspaceOpt, emit, make_table, out
+from scriptrun.cli.common import workspace as _workspace
 
 compute_app = typer.Typer(no_args_is_help=True, help="Attach, list and detach compute targets (Ray clusters).")
 tracking_app = typer.Typer(no_args_is_help=True, help="Serve the workspace's MLflow store to other machines.")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the current folder).")
-
-
-def _workspace(path: Optional[Path]):
-    from scriptrun.workspace import Workspace
-
-    return Workspace.get(path) if path is not None else Workspace.resolve()
 
 
 @compute_app.command("attach-ray")
@@ -32,20 +25,27 @@ def attach_ray(name: str = typer.Argument(..., help="Name to submit to, e.g. ray
     """Attach a Ray cluster as a compute target."""
     from scriptrun.compute.targets import ComputeTarget, RayCluster
 
-    target = ComputeTarget.attach(_workspace(workspace), name, RayCluster.attach_configuration(address=address))
+    target = ComputeTarget.attach(_workspace(workspace, create=True), name, RayCluster.attach_configuration(address=address))
     out.print(f"attached {target.name} -> {target.address} (submit with -t {target.name})")
 
 
 @compute_app.command("list")
-def list_targets(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def list_targets(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """List the workspace's compute targets."""
     from scriptrun.compute.targets import ComputeTarget
 
-    table = Table("Name", "Type", "Address")
-    table.add_row("local", "local", "this machine (built in)")
-    for target in ComputeTarget.list(_workspace(workspace)):
-        table.add_row(target.name, target.type, target.address or "")
-    out.print(table)
+    rows = [{"name": "local", "type": "local", "address": None}]
+    rows += [{"name": t.name, "type": t.type, "address": t.address}
+             for t in ComputeTarget.list(_workspace(workspace, create=True))]
+
+    def table() -> None:
+        t = make_table("Name", "Type", "Address")
+        for row in rows:
+            t.add_row(row["name"], row["type"], row["address"] or ("this machine (built in)"
+                                                                   if row["name"] == "local" else ""))
+        out.print(t)
+
+    emit(rows, output, table)
 
 
 @compute_app.command("detach")
@@ -53,7 +53,7 @@ def detach(name: str, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Detach a compute target (the cluster itself is not touched)."""
     from scriptrun.compute.targets import ComputeTarget
 
-    ComputeTarget(_workspace(workspace), name).detach()
+    ComputeTarget(_workspace(workspace, create=True), name).detach()
     out.print(f"detached {name}")
 
 
@@ -64,7 +64,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Interface to lis
 
     Then set ``tracking_uri: http://<this host>:<port>`` in .scriptrun/config.yaml.
     """
-    ws = _workspace(workspace)
+    ws = _workspace(workspace, create=True)
     argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", ws.tracking_uri,
             "--default-artifact-root", str(ws.artifact_root), "--serve-artifacts",
             "--host", host, "--port", str(port), "--workers", "1"]

@@ -2,47 +2,45 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from scriptrun.cli.common import Output, OutputOpt, WorkspaceOpt, emit, make_table, out
+from scriptrun.cli.common import workspace as _workspace
 
 datastore_app = typer.Typer(no_args_is_help=True, help="Named storage roots (local folders or fsspec URLs).")
 dataset_app = typer.Typer(no_args_is_help=True, help="Registered, versioned datasets.")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the current folder).")
+
 DatastoreOpt = typer.Option(None, "--datastore", "-d", help="Datastore (default: workspaceblobstore).")
-
-
-def _workspace(path: Optional[Path]):
-    from scriptrun.workspace import Workspace
-
-    return Workspace.get(path) if path is not None else Workspace.resolve()
 
 
 def _store(workspace: Optional[Path], name: Optional[str]):
     from scriptrun.data import Datastore
 
-    return Datastore(_workspace(workspace), name)
+    return Datastore(_workspace(workspace, create=True), name)
 
 
 # -- datastore -----------------------------------------------------------------------------------
 
 
 @datastore_app.command("list")
-def list_datastores(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def list_datastores(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Every datastore and its URL."""
     from scriptrun.data import Datastore
 
-    table = Table("Name", "Type", "URL")
-    for name, store in Datastore.list(_workspace(workspace)).items():
-        table.add_row(name, store.datastore_type, store.url)
-    out.print(table)
+    rows = [{"name": name, "type": store.datastore_type, "url": store.url}
+            for name, store in Datastore.list(_workspace(workspace, create=True)).items()]
+
+    def table() -> None:
+        t = make_table("Name", "Type", "URL")
+        for row in rows:
+            t.add_row(row["name"], row["type"], row["url"])
+        out.print(t)
+
+    emit(rows, output, table)
 
 
 @datastore_app.command("register")
@@ -53,7 +51,7 @@ def register_datastore(name: str, url: str = typer.Argument(..., help="A local f
     """Register a datastore."""
     from scriptrun.data import Datastore
 
-    store = Datastore.register(_workspace(workspace), name, url, overwrite=overwrite)
+    store = Datastore.register(_workspace(workspace, create=True), name, url, overwrite=overwrite)
     out.print(f"registered datastore {store.name} -> {store.url}")
 
 
@@ -85,25 +83,34 @@ def download(target: Path = typer.Argument(..., help="Local folder to download i
 
 
 @dataset_app.command("list")
-def list_datasets(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def list_datasets(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Every registered dataset with its latest version and fingerprint."""
     from scriptrun.data import Dataset
 
-    table = Table("Name", "Version", "Type", "Fingerprint", "Description")
-    for name, ds in sorted(Dataset.get_all(_workspace(workspace)).items()):
-        table.add_row(name, str(ds.version), ds._spec.type, ds.fingerprint or "", ds.description or "")
-    out.print(table)
+    rows = [{"name": name, "version": ds.version, "type": ds._spec.type, "fingerprint": ds.fingerprint,
+             "description": ds.description}
+            for name, ds in sorted(Dataset.get_all(_workspace(workspace, create=True)).items())]
+
+    def table() -> None:
+        t = make_table("Name", "Version", "Type", "Fingerprint", "Description")
+        for row in rows:
+            t.add_row(row["name"], str(row["version"]), row["type"], row["fingerprint"] or "",
+                      row["description"] or "")
+        out.print(t)
+
+    emit(rows, output, table)
 
 
 @dataset_app.command("show")
 def show_dataset(name: str, version: str = typer.Option("latest", "--version", "-v"),
-                 workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """A dataset's definition and files as JSON."""
+                 output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """A dataset's definition and files (YAML unless -o json)."""
     from scriptrun.data import Dataset
 
-    ds = Dataset.get_by_name(_workspace(workspace), name, version)
-    out.print_json(json.dumps({**ds._spec.model_dump(mode="json", exclude_defaults=True),
-                               "description": ds.description, "tags": ds.tags, "files": ds.files()}))
+    ds = Dataset.get_by_name(_workspace(workspace, create=True), name, version)
+    data = {**ds._spec.model_dump(mode="json", exclude_defaults=True), "description": ds.description,
+            "tags": ds.tags, "files": ds.files()}
+    emit(data, Output.yaml if output is Output.table else output, lambda: None)
 
 
 @dataset_app.command("register")
@@ -120,7 +127,7 @@ def register_dataset(name: str, paths: list[str] = typer.Argument(..., help="Pat
     """Register a file (or tabular) dataset with a content fingerprint."""
     from scriptrun.data import Dataset
 
-    ws = _workspace(workspace)
+    ws = _workspace(workspace, create=True)
     locations = list(paths) if url else [(_store(workspace, datastore), p) for p in paths]
     factories = {"delimited": Dataset.Tabular.from_delimited_files, "parquet": Dataset.Tabular.from_parquet_files,
                  "json_lines": Dataset.Tabular.from_json_lines_files, None: Dataset.File.from_files}

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+from scriptrun.cli.common import Output, OutputOpt, WorkspaceOpt, emit, make_table, out
+from scriptrun.cli.common import workspace as _workspace
 
 env_app = typer.Typer(no_args_is_help=True, help="List, show, register and build environments.")
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the current folder).")
-
-
-def _workspace(path: Optional[Path]):
-    from scriptrun.workspace import Workspace
-
-    return Workspace.get(path) if path is not None else Workspace.resolve()
 
 
 def _packages(env) -> str:
@@ -33,25 +24,31 @@ def _packages(env) -> str:
 
 
 @env_app.command("list")
-def list_envs(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def list_envs(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Every environment (curated and registered) with its latest version."""
     from scriptrun.environment import Environment
 
-    table = Table("Name", "Version", "Packages")
-    for name, env in sorted(Environment.list(_workspace(workspace)).items()):
-        table.add_row(name, str(env.version), _packages(env))
-    out.print(table)
+    rows = [{"name": name, "version": env.version, "packages": _packages(env)}
+            for name, env in sorted(Environment.list(_workspace(workspace, create=True)).items())]
+
+    def table() -> None:
+        t = make_table("Name", "Version", "Packages")
+        for row in rows:
+            t.add_row(row["name"], str(row["version"]), row["packages"])
+        out.print(t)
+
+    emit(rows, output, table)
 
 
 @env_app.command("show")
 def show_env(name: str, version: Optional[str] = typer.Option(None, "--version", "-v"),
-             workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """An environment's definition as JSON."""
+             output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """An environment's definition (YAML unless -o json)."""
     from scriptrun.environment import Environment
 
-    env = Environment.get(_workspace(workspace), name, version)
-    out.print_json(json.dumps({**env._to_spec().model_dump(mode="json", exclude_defaults=True),
-                               "version": env.version}))
+    env = Environment.get(_workspace(workspace, create=True), name, version)
+    data = {**env._to_spec().model_dump(mode="json", exclude_defaults=True), "version": env.version}
+    emit(data, Output.yaml if output is Output.table else output, lambda: None)
 
 
 @env_app.command("register")
@@ -63,7 +60,7 @@ def register_env(file: Path = typer.Argument(..., help="An environment YAML (scr
     """Register an environment from a file; an identical definition keeps its version."""
     from scriptrun.environment.environment import environment_from_file
 
-    env = environment_from_file(file, name).register(_workspace(workspace))
+    env = environment_from_file(file, name).register(_workspace(workspace, create=True))
     out.print(f"registered {env.name} version {env.version}")
 
 
@@ -75,7 +72,7 @@ def build_env(name: str, version: Optional[str] = typer.Option(None, "--version"
     from scriptrun.environment.builder import ensure_environment
     from scriptrun.spec.checks import needs_build
 
-    ws = _workspace(workspace)
+    ws = _workspace(workspace, create=True)
     spec = Environment.get(ws, name, version)._to_spec()
     if not needs_build(spec):
         out.print(f"{name}: nothing to build (it runs the submitting interpreter)")

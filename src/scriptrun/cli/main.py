@@ -39,7 +39,7 @@ from scriptrun.cli.env_commands import env_app
 from scriptrun.cli.migrate_command import migrate
 from scriptrun.cli.pipeline_commands import pipeline_app, submit_pipeline, validate_pipeline_file, yaml_kind
 from scriptrun.cli.sweep_commands import submit_hyperdrive, sweep_app, validate_hyperdrive_file
-from scriptrun.errors import ConfigError, ScriptrunError
+from scriptrun.errors import ConfigError, ConfigNotice, ScriptrunError
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="Configure a training job once; run it locally or on a cluster, tracked in MLflow.")
@@ -390,26 +390,28 @@ def validate(file: str = typer.Argument(..., help="Job, pipeline or HyperDrive Y
 
 @app.command("schema")
 def schema(pipeline: bool = typer.Option(False, "--pipeline", help="The pipeline YAML's schema instead."),
-           sweep: bool = typer.Option(False, "--sweep", help="The HyperDrive (sweep) YAML's schema instead."),
            write: Optional[Path] = typer.Option(None, "--write", help="Write it to this file (e.g. "
-                                                "`.scriptrun/schema/job.json`) instead of printing it."),
+                                                ".scriptrun/schema/job.json) instead of printing it."),
            ) -> None:
-    """The JSON Schema of the job YAML (or --pipeline, --sweep), generated from the models: point
+    """The JSON Schema of the job YAML (or the pipeline YAML), generated from the models: point
     your editor at it for completion and checking (docs/editor-support.md)."""
     import json
 
-    from scriptrun.spec.schema import job_schema, pipeline_schema, sweep_schema
+    from scriptrun.spec.schema import job_schema, schema_document
 
-    if pipeline and sweep:
-        raise typer.BadParameter("give one of --pipeline, --sweep")
-    document = pipeline_schema() if pipeline else sweep_schema() if sweep else job_schema()
+    if pipeline:
+        from scriptrun.pipeline.pipeline_yaml import PipelineYaml
+
+        document = schema_document(PipelineYaml, "pipeline", "scriptrun pipeline")
+    else:
+        document = job_schema()
     text = json.dumps(document, indent=2) + "\n"
     if write is None:
         sys.stdout.write(text)
         return
     write.parent.mkdir(parents=True, exist_ok=True)
     write.write_text(text, encoding="utf-8")
-    err.print(f"wrote {write}; first line of a YAML file for VS Code: "
+    err.print(f"wrote {write}; make it a YAML file's first line for completion and checking in VS Code:\n"
               f"# yaml-language-server: $schema={os.path.relpath(write.resolve(), Path.cwd())}", markup=False)
 
 
@@ -503,7 +505,24 @@ def render_error(exc: ScriptrunError) -> None:
             err.print(f"  {line}")
 
 
+def _show_notices() -> None:
+    """Print :class:`ConfigNotice` warnings (defaults chosen for the user) as ``note:`` lines;
+    other warnings as Python shows them."""
+    import warnings
+
+    show = warnings.showwarning
+
+    def showwarning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, ConfigNotice):
+            err.print(f"note: {message}", markup=False, style="yellow")
+        else:
+            show(message, category, *args, **kwargs)
+
+    warnings.showwarning = showwarning
+
+
 def main() -> None:
+    _show_notices()
     try:
         app()
     except ScriptrunError as exc:

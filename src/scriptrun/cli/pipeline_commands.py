@@ -9,29 +9,32 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
-from rich.table import Table
 
+from scriptrun.cli.common import (
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    emit,
+    err,
+    follow_parent,
+    make_table,
+    out,
+    status_text,
+)
+from scriptrun.cli.common import workspace as workspace_of
 from scriptrun.errors import ConfigError, Problem
-from scriptrun.spec.yamlio import load_yaml_with_lines
 
 pipeline_app = typer.Typer(no_args_is_help=True, help="Pipelines: why steps were reused, the graph, "
                                                       "published pipelines.")
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
-                                                                  "current folder, or SCRIPTRUN_WORKSPACE).")
 POLL_SECONDS = 0.5
-
-
-def _cli() -> Any:
-    from scriptrun.cli import main
-
-    return main
 
 
 def yaml_kind(file: str) -> str | None:
     """``"pipeline"`` for a pipeline YAML (``jobs:``), ``"hyperdrive"`` for v1's HyperDrive YAML
     (``sampling:`` / ``primary_metric_name:``), else None (a job file, or unreadable)."""
+    from scriptrun.spec.yamlio import load_yaml_with_lines
+
     try:
         data, _ = load_yaml_with_lines(file)  # the bounded loader: hostile files end in a ConfigError
     except ConfigError:
@@ -54,16 +57,17 @@ def validate_pipeline_file(file: str, workspace: Optional[Path]) -> None:
     pipeline = Pipeline.from_yaml(ws, file)
     problems = pipeline.validate()
     if problems:
-        cli = _cli()
-        cli.err.print(f"[bold red]error:[/] {file}: {len(problems)} problem(s) in the pipeline")
+        err.print(f"[bold red]error:[/] {file}: {len(problems)} problem(s) in the pipeline")
         for line in problems:
-            cli.err.print(f"  {line}")
+            err.print(f"  {line}")
         raise typer.Exit(2)
-    _cli().out.print(f"[green]ok[/]: {file} is a valid pipeline ({len(pipeline.steps)} steps: "
-                     f"{', '.join(s.name for s in pipeline.steps)})")
+    out.print(f"[green]ok[/]: {file} is a valid pipeline ({len(pipeline.steps)} steps: "
+              f"{', '.join(s.name for s in pipeline.steps)})")
 
 
 def _parameters(overrides: list[str], file: str) -> dict[str, Any]:
+    import yaml
+
     values: dict[str, Any] = {}
     problems = []
     for item in overrides:
@@ -103,22 +107,20 @@ def submit_pipeline(
     """Submit a pipeline YAML, stream each step's status as it changes, exit non-zero if it fails."""
     from scriptrun.pipeline.pipeline import Pipeline
 
-    cli = _cli()
     values = _parameters(overrides or [], config)
-    ws = cli._workspace(workspace, create=True)
+    ws = workspace_of(workspace, create=True)
     pipeline = Pipeline.from_yaml(ws, config)
     run = pipeline.submit(experiment or _default_experiment(config), pipeline_parameters=values or None,
                           continue_on_step_failure=continue_on_step_failure,
                           regenerate_outputs=regenerate_outputs, rerun=rerun or None)
-    cli.err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
-                  f"(workspace {ws.root})")
-    cli._follow_parent(run, "pipeline", no_wait, _stream_steps)
+    err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
+              f"(workspace {ws.root})")
+    follow_parent(run, "pipeline", no_wait, _stream_steps)
 
 
 def _stream_steps(run: Any) -> str:
     from scriptrun.rundir import is_terminal
 
-    cli = _cli()
     seen: dict[str, str] = {}
     while True:
         status = run.get_status()
@@ -128,7 +130,7 @@ def _stream_steps(run: Any) -> str:
                 seen[step.id] = step_status
                 reused = step.properties.get("azureml.reusedrunid") or step.get_details().get("reusedFrom")
                 note = f" [dim](reused {reused})[/]" if reused else ""
-                cli.out.print(f"  step [bold]{step.name}[/]: {cli._status_text(step_status)}{note}")
+                out.print(f"  step [bold]{step.name}[/]: {status_text(step_status)}{note}")
         if is_terminal(status):
             return status
         time.sleep(POLL_SECONDS)
@@ -138,7 +140,7 @@ def _pipeline_run(workspace: Optional[Path], run_id: str) -> Any:
     from scriptrun.pipeline.pipeline_run import PipelineRun
     from scriptrun.runs.run import Run
 
-    run = Run.get(_cli()._workspace(workspace), run_id)
+    run = Run.get(workspace_of(workspace), run_id)
     if run.properties.get("azureml.runsource") != "azureml.PipelineRun":
         raise ConfigError(Problem("RUN_ID", f"run {run_id} is not a pipeline run",
                                   hint="`scriptrun run list` shows the runs; a pipeline run's steps are "
@@ -159,7 +161,6 @@ def why(run_id: str = typer.Argument(..., help="A pipeline run id."),
             raise ConfigError(Problem("STEP", f"pipeline run {run_id} has no step {step!r}",
                                       hint=did_you_mean(step, list(info)) or f"steps: {', '.join(info)}"))
         info = {step: info[step]}
-    out = _cli().out
     for name, entry in info.items():
         verdict = "[green]reused[/]" if entry.get("reused") else "[yellow]ran[/]"
         out.print(f"[bold]{name}[/]: {verdict}")
@@ -177,33 +178,47 @@ def graph(run_id: str = typer.Argument(..., help="A pipeline run id."),
         raise ConfigError(Problem("RUN_ID", f"pipeline run {run_id} has no stored graph yet",
                                   hint="the controller stores it once the run starts; try again shortly"))
     output.write_text(svg)
-    _cli().out.print(f"graph of {run_id} written to {output}")
+    out.print(f"graph of {run_id} written to {output}")
 
 
 @pipeline_app.command("list")
-def list_published(workspace: Optional[Path] = WorkspaceOpt) -> None:
+def list_published(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """List published pipelines (latest version of each)."""
     from scriptrun.pipeline.published import PublishedPipeline
 
-    table = Table("Name", "Version", "Label", "Steps", "Description")
-    for p in PublishedPipeline.list(_cli()._workspace(workspace)):
-        table.add_row(p.name, str(p.version), p.version_label or "", ", ".join(p.get_step_names()),
-                      p.description or "")
-    _cli().out.print(table)
+    pipelines = PublishedPipeline.list(workspace_of(workspace))
+    rows = [{"name": p.name, "version": p.version, "label": p.version_label, "steps": p.get_step_names(),
+             "description": p.description} for p in pipelines]
+
+    def table() -> None:
+        t = make_table("Name", "Version", "Label", "Steps", "Description")
+        for row in rows:
+            t.add_row(row["name"], str(row["version"]), row["label"] or "", ", ".join(row["steps"]),
+                      row["description"] or "")
+        out.print(t)
+
+    emit(rows, output, table)
 
 
 @pipeline_app.command("show")
-def show_published(name: str = typer.Argument(..., help="NAME or NAME:VERSION."),
+def show_published(name: str = typer.Argument(..., help="NAME or NAME:VERSION."), output: Output = OutputOpt,
                    workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Show a published pipeline: its version, description and YAML definition."""
+    import yaml
+
     from scriptrun.pipeline.published import PublishedPipeline
 
-    p = PublishedPipeline.get(_cli()._workspace(workspace), name)
-    out = _cli().out
-    out.print(f"[bold]{p.name}[/] version {p.version}" + (f" ({p.version_label})" if p.version_label else ""))
-    if p.description:
-        out.print(p.description)
-    out.print(yaml.safe_dump(p._definition["pipeline"], sort_keys=False).rstrip(), markup=False)
+    p = PublishedPipeline.get(workspace_of(workspace), name)
+    data = {"name": p.name, "version": p.version, "label": p.version_label, "description": p.description,
+            "pipeline": p._definition["pipeline"]}
+
+    def table() -> None:
+        out.print(f"[bold]{p.name}[/] version {p.version}" + (f" ({p.version_label})" if p.version_label else ""))
+        if p.description:
+            out.print(p.description)
+        out.print(yaml.safe_dump(data["pipeline"], sort_keys=False).rstrip(), markup=False)
+
+    emit(data, output, table)
 
 
 @pipeline_app.command("submit")
@@ -217,9 +232,8 @@ def submit_published(
     """Submit a published pipeline; stream its steps unless --async."""
     from scriptrun.pipeline.published import PublishedPipeline
 
-    cli = _cli()
-    ws = cli._workspace(workspace)
+    ws = workspace_of(workspace)
     values = _parameters(overrides or [], name)
     run = PublishedPipeline.get(ws, name).submit(ws, experiment, pipeline_parameters=values or None)
-    cli.err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{experiment}[/]")
-    cli._follow_parent(run, "pipeline", no_wait, _stream_steps)
+    err.print(f"Submitted pipeline run [bold]{run.id}[/] to experiment [bold]{experiment}[/]")
+    follow_parent(run, "pipeline", no_wait, _stream_steps)

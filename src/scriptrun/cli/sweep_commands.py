@@ -10,21 +10,26 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
+from scriptrun.cli.common import (
+    JsonOpt,
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    emit,
+    err,
+    follow_parent,
+    make_table,
+    out,
+    output_format,
+    status_text,
+)
+from scriptrun.cli.common import workspace as workspace_of
 from scriptrun.errors import ConfigError, Problem
 
 sweep_app = typer.Typer(no_args_is_help=True, help="HyperDrive sweeps: inspect trials.")
 
-WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
-                                                                  "current folder, or SCRIPTRUN_WORKSPACE).")
 POLL_SECONDS = 0.5
-
-
-def _cli() -> Any:
-    from scriptrun.cli import main
-
-    return main
 
 
 def validate_hyperdrive_file(file: str) -> None:
@@ -32,9 +37,9 @@ def validate_hyperdrive_file(file: str) -> None:
     from scriptrun.hyperdrive.yamlfile import load_hyperdrive_yaml
 
     hd = load_hyperdrive_yaml(file)
-    _cli().out.print(f"[green]ok[/]: {file} is a valid HyperDrive configuration ({type(hd.sampling).__name__}, "
-                     f"{hd.primary_metric_goal.value if hasattr(hd.primary_metric_goal, 'value') else ''} "
-                     f"{hd.primary_metric_name!r}, up to {hd.max_total_runs} trials)")
+    out.print(f"[green]ok[/]: {file} is a valid HyperDrive configuration ({type(hd.sampling).__name__}, "
+              f"{hd.primary_metric_goal.value if hasattr(hd.primary_metric_goal, 'value') else ''} "
+              f"{hd.primary_metric_name!r}, up to {hd.max_total_runs} trials)")
 
 
 def submit_hyperdrive(
@@ -52,20 +57,18 @@ def submit_hyperdrive(
     from scriptrun.hyperdrive.yamlfile import load_hyperdrive_yaml
     from scriptrun.runs.experiment import Experiment
 
-    cli = _cli()
     hd = load_hyperdrive_yaml(hyperdrive)
     src = script_run_config_from_args(config, [], overrides=overrides or [])
-    ws = cli._workspace(workspace, create=True)
+    ws = workspace_of(workspace, create=True)
     run = Experiment(ws, experiment or default_experiment_name(src)).submit(hd.to_config(run_config=src))
-    cli.err.print(f"Submitted sweep [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
-                  f"(workspace {ws.root})")
-    cli._follow_parent(run, "sweep", no_wait, lambda r: _stream_trials(r, hd.primary_metric_name))
+    err.print(f"Submitted sweep [bold]{run.id}[/] to experiment [bold]{run.experiment.name}[/] "
+              f"(workspace {ws.root})")
+    follow_parent(run, "sweep", no_wait, lambda r: _stream_trials(r, hd.primary_metric_name))
 
 
 def _stream_trials(run: Any, metric: str) -> str:
     from scriptrun.rundir import is_terminal
 
-    cli = _cli()
     seen: dict[str, str] = {}
     best: tuple[str, float] | None = None
     while True:
@@ -80,16 +83,16 @@ def _stream_trials(run: Any, metric: str) -> str:
             seen[child.id] = child_status
             if previous is None:
                 hyperparameters = hyperparameters or run.get_hyperparameters()
-                cli.out.print(f"  trial [bold]{child.id}[/] started {_params(hyperparameters.get(child.id))}")
+                out.print(f"  trial [bold]{child.id}[/] started {_params(hyperparameters.get(child.id))}")
             if is_terminal(child_status):
                 changed = True
-                cli.out.print(f"  trial [bold]{child.id}[/] {cli._status_text(child_status)}"
+                out.print(f"  trial [bold]{child.id}[/] {status_text(child_status)}"
                               + _why(child, child_status))
         if changed:
             top = run.get_children_sorted_by_primary_metric(top=1, discard_no_metric=True)
             if top and (best is None or top[0]["best_primary_metric"] != best[1]):
                 best = (top[0]["run_id"], top[0]["best_primary_metric"])
-                cli.out.print(f"  best {metric} so far: [bold]{best[1]:g}[/] ({best[0]})")
+                out.print(f"  best {metric} so far: [bold]{best[1]:g}[/] ({best[0]})")
         if is_terminal(status):
             return status
         time.sleep(POLL_SECONDS)
@@ -113,14 +116,14 @@ def _why(child: Any, status: str) -> str:
 
 @sweep_app.command("show")
 def show(run_id: str = typer.Argument(..., help="A HyperDrive run id (HD_...)."),
-         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+         output: Output = OutputOpt,
+         as_json: bool = JsonOpt,
          workspace: Optional[Path] = WorkspaceOpt) -> None:
     """The sweep's trials, best first: hyperparameters, best primary metric, status, why stopped."""
     from scriptrun.hyperdrive.run import HyperDriveRun
     from scriptrun.runs.run import Run
 
-    cli = _cli()
-    base = Run.get(cli._workspace(workspace), run_id)
+    base = Run.get(workspace_of(workspace), run_id)
     run = HyperDriveRun(base.experiment, run_id)
     metric, goal = run._primary_metric()
     if metric is None:
@@ -129,13 +132,16 @@ def show(run_id: str = typer.Argument(..., help="A HyperDrive run id (HD_...).")
     rows = run.get_children_sorted_by_primary_metric()
     for row in rows:
         row["why_stopped"] = _why(Run.get(run.experiment.workspace, row["run_id"]), row["status"])[2:]
-    if as_json:
-        cli.out.print_json(json.dumps(rows))
-        return
-    table = Table("Trial", "Hyperparameters", f"Best {metric} ({goal})", "Status", "Why stopped")
-    for row in rows:
-        value = row["best_primary_metric"]
-        table.add_row(row["run_id"], _params(row["hyperparameters"]), "" if value is None else f"{value:g}",
-                      cli._status_text(row["status"]), row["why_stopped"])
-    cli.out.print(f"sweep [bold]{run_id}[/]: {cli._status_text(run.get_status())}, {len(rows)} trial(s)")
-    cli.out.print(table)
+    status = run.get_status()
+
+    def table() -> None:
+        t = make_table("Trial", "Hyperparameters", f"Best {metric} ({goal})", "Status", "Why stopped")
+        for row in rows:
+            value = row["best_primary_metric"]
+            t.add_row(row["run_id"], _params(row["hyperparameters"]), "" if value is None else f"{value:g}",
+                      status_text(row["status"]), row["why_stopped"])
+        out.print(f"sweep [bold]{run_id}[/]: {status_text(status)}, {len(rows)} trial(s)")
+        out.print(t)
+
+    emit({"run_id": run_id, "status": status, "primary_metric": metric, "goal": goal, "trials": rows},
+         output_format(output, as_json), table)

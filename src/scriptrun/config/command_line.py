@@ -57,7 +57,8 @@ def script_run_config_from_args(config_file: str | None = None, script_and_argum
             data["arguments"] = list(script_and_arguments[1:])
     if target:
         data["compute_target"] = target
-    spec = job_spec_from_mapping(apply_overrides(data, overrides), base_dir=base_dir, file=file, lines=lines)
+    spec = job_spec_from_mapping(apply_overrides(data, overrides), base_dir=base_dir, file=file, lines=lines,
+                                 overrides=overrides)
     src = ScriptRunConfig._from_spec(spec)
     if file:
         src._yaml_file = file

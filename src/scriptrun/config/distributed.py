@@ -61,9 +61,11 @@ class PyTorchConfiguration(_Section):
 
     _fields = ("communication_backend", "process_count", "node_count")
 
-    def __init__(self, communication_backend: str = "Nccl", process_count: int | None = None,
+    def __init__(self, communication_backend: str | None = None, process_count: int | None = None,
                  node_count: int = 1):
-        self.communication_backend = communication_backend
+        # not given: v1's default (Nccl) where it can work, else Gloo, chosen and said at validation
+        self.communication_backend = communication_backend or "Nccl"
+        self._backend_given = communication_backend is not None
         self.process_count = process_count
         self.node_count = node_count
 
@@ -78,10 +80,11 @@ class PyTorchConfiguration(_Section):
                 "communication_backend", f"unsupported PyTorch communication backend {value!r}",
                 hint="use 'nccl' (GPUs) or 'gloo' (CPUs); case does not matter"))
         self._communication_backend = value.lower()
+        self._backend_given = True
 
     def _spec_data(self) -> dict[str, Any]:
-        return {"type": "pytorch", "communication_backend": self.communication_backend,
-                "process_count": self.process_count}
+        return {"type": "pytorch", "communication_backend": self.communication_backend if self._backend_given
+                else None, "process_count": self.process_count}
 
     def _to_spec(self) -> PyTorchSpec:
         return validate_model(PyTorchSpec, self._spec_data())

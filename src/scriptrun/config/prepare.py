@@ -10,13 +10,18 @@ from YAML.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from scriptrun.compute.targets import make_backend, resolve_compute_name, target_definitions
 from scriptrun.data.resolve import resolve_data
 from scriptrun.environment.environment import resolve_reference
-from scriptrun.errors import Problem, WorkspaceError
-from scriptrun.spec.checks import check_for_submit, raise_problems
+from scriptrun.errors import ConfigNotice, Problem, WorkspaceError
+from scriptrun.spec.checks import (
+    check_for_submit,
+    default_communication_backend,
+    raise_problems,
+)
 from scriptrun.spec.job import LOCAL_TARGET, DockerSpec, JobSpec
 from scriptrun.workspace import Workspace
 
@@ -44,6 +49,9 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
             if spec.docker_runtime_config is None and runtime is not None:
                 update["docker_runtime_config"] = DockerSpec.model_validate(runtime)
             spec = spec.model_copy(update=update)
+    spec, notice = default_communication_backend(spec, from_yaml=config._yaml_file is not None)
+    if notice:
+        warnings.warn(notice, ConfigNotice, stacklevel=3)
     spec, data_problems = resolve_data(spec, workspace)
     problems += data_problems
     targets = target_definitions(workspace)

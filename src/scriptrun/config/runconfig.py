@@ -137,6 +137,7 @@ class RunConfiguration:
             self.framework, self.communicator, self.mpi = "Python", "IntelMpi", config
         elif isinstance(config, PyTorchConfiguration):
             self.framework, self.communicator, self.pytorch = "PyTorch", config.communication_backend, config
+            self._implied_communicator = None if config._backend_given else self.communicator
         elif isinstance(config, ParallelTaskConfiguration):
             self.framework, self.communicator, self.paralleltask = "Python", "ParallelTask", config
         elif config is None:
@@ -214,8 +215,8 @@ class RunConfiguration:
             problems.append(Problem(f"run_config.{section}", f"expected a configuration object, got {config!r}"))
             return None
         data = config._spec_data()
-        if section == "pytorch":
-            data["communication_backend"] = self.communicator.lower()
+        if section == "pytorch" and self.communicator != getattr(self, "_implied_communicator", None):
+            data["communication_backend"] = self.communicator.lower()  # else: no backend given (the default)
         return data
 
     # -- files ----------------------------------------------------------------------------

@@ -247,6 +247,24 @@ def has_nvidia_gpu() -> bool:
     return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
 
+def default_communication_backend(spec: JobSpec, *, from_yaml: bool) -> tuple[JobSpec, str | None]:
+    """A PyTorch job that names no backend gets v1's default (NCCL) where it can work, i.e. on a
+    machine with NVIDIA GPUs, else Gloo; returns the spec with it set, and the notice to give
+    when Gloo was chosen (in the syntax of where the job was written: YAML key or Python keyword)."""
+    dist = spec.distributed_job_config
+    if dist is None or dist.type != "pytorch" or dist.communication_backend is not None:
+        return spec, None
+    backend = "nccl" if has_nvidia_gpu() else "gloo"
+    spec = spec.model_copy(update={"distributed_job_config": dist.model_copy(
+        update={"communication_backend": backend})})
+    if backend == "nccl":
+        return spec, None
+    how = ("set `distributed_job_config.communication_backend: nccl` in the YAML"
+           if from_yaml else "pass PyTorchConfiguration(communication_backend='Nccl')")
+    return spec, (f"no PyTorch communication backend given and this machine has no NVIDIA GPU: using gloo "
+                  f"(CPUs); to require GPUs, {how}")
+
+
 def check_for_submit(spec: JobSpec, *, known_targets: Collection[str] = ()) -> list[Problem]:
     """Every check of the spec that needs no compute backend (their own checks are the
     backends' ``check``, run by ``prepare_job``)."""

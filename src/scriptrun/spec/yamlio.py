@@ -26,12 +26,14 @@ as mapping keys.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -358,17 +360,78 @@ def load_job_yaml(path: str | os.PathLike[str],
         raise ConfigError(Problem(path="", message=f"expected a mapping of job keys, got {kind}",
                                   file=file, line=1, hint="a job file starts with keys such as `script:`"))
     spec = job_spec_from_mapping(apply_overrides(data, overrides), base_dir=Path(file).resolve().parent,
-                                 file=file, lines=lines)
+                                 file=file, lines=lines, overrides=overrides)
     return spec, lines
 
 
 def job_spec_from_mapping(data: dict[str, Any], *, base_dir: str | os.PathLike[str], file: str | None = None,
-                          lines: dict[Loc, int] | None = None) -> JobSpec:
-    """Validate a job mapping; a relative ``source_directory`` is taken from ``base_dir``."""
+                          lines: dict[Loc, int] | None = None, overrides: Sequence[str] = ()) -> JobSpec:
+    """Validate a job mapping; a relative ``source_directory`` is taken from ``base_dir``.
+
+    ``overrides`` are the ``--set KEY=VALUE`` items already applied to ``data``: a problem in
+    a key they set is reported at that ``--set`` argument, not at the file's line, and their
+    keys are dropped from ``lines`` (so later checks do not point into the file either). When
+    some keys are invalid, the rules that need only the valid rest (entry point, source folder
+    and script, …) still run, so every independent problem is reported at once.
+    """
     source = data.get("source_directory", ".")
     if isinstance(source, str) and "\x00" not in source:  # a NUL is the spec's to refuse, with its line
         data = {**data, "source_directory": str((Path(base_dir) / os.path.expanduser(source)).resolve())}
-    return validate_model(JobSpec, data, file=file, lines=lines)
+    set_keys = _override_keys(overrides)
+    if lines:
+        for loc in [loc for loc in lines if any(loc[:len(key)] == key for key, _ in set_keys)]:
+            del lines[loc]
+    try:
+        return validate_model(JobSpec, data, file=file, lines=lines)
+    except ConfigError as exc:
+        problems = exc.problems + _checks_of_the_rest(data, exc.problems, file, lines)
+        raise ConfigError([_at_override(p, set_keys) for p in problems]) from None
+
+
+def _override_keys(overrides: Sequence[str]) -> list[tuple[Loc, str]]:
+    """Each ``--set`` item's key path, and the item itself."""
+    keys = []
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key:
+            keys.append((tuple(key.split(".")), item))
+    return keys
+
+
+def _at_override(problem: Problem, set_keys: list[tuple[Loc, str]]) -> Problem:
+    for key, item in reversed(set_keys):  # the last --set of a key wins
+        dotted = format_path(key)
+        inside = problem.path.startswith((dotted + ".", dotted + "["))
+        around = bool(problem.path) and dotted.startswith((problem.path + ".", problem.path + "["))
+        if problem.path == dotted or inside or around:
+            return dataclasses.replace(problem, file=f"--set {item}", line=None)
+    return problem
+
+
+def _top_key(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _checks_of_the_rest(data: dict[str, Any], problems: list[Problem], file: str | None,
+                        lines: dict[Loc, int] | None) -> list[Problem]:
+    """The rule checks of the job without the keys that failed validation (their problems are
+    already reported): what else is wrong, found in the same pass."""
+    from scriptrun.spec.checks import check_source_and_script, check_spec
+    from scriptrun.spec.problems import _line_of
+
+    failed = {_top_key(p.path) for p in problems}
+    rest = {k: v for k, v in data.items() if k not in failed}
+    try:
+        spec = JobSpec.model_validate(rest)
+    except ValidationError:
+        return []
+    found = [p for p in (*check_spec(spec), *check_source_and_script(spec)) if _top_key(p.path) not in failed]
+    return [dataclasses.replace(p, file=file, line=_line_of(lines, _loc(p.path))) if file else p for p in found]
+
+
+def _loc(path: str) -> Loc:
+    return tuple(int(part) if part.isdigit() else part
+                 for part in path.replace("[", ".").replace("]", "").split(".") if part)
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:

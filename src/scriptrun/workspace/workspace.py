@@ -9,6 +9,7 @@ folder (the current directory by default). :meth:`Workspace.resolve` additionall
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import tempfile
 import warnings
@@ -65,8 +66,14 @@ def register_asset_view(name: str, function: Callable[[Workspace], Any]) -> None
     _ASSET_VIEWS[name] = function
 
 
+def _view(name: str) -> Callable[[Workspace], Any]:
+    if name not in _ASSET_VIEWS:  # ``import scriptrun`` is lazy: plug the views in on first use
+        importlib.import_module("scriptrun.assets")
+    return _ASSET_VIEWS[name]
+
+
 def _asset_view(name: str, doc: str) -> property:
-    return property(lambda self: _ASSET_VIEWS[name](self), doc=doc)
+    return property(lambda self: _view(name)(self), doc=doc)
 
 
 class Workspace:
@@ -232,7 +239,7 @@ class Workspace:
 
     def get_default_datastore(self) -> Any:
         """The default datastore (a folder in the workspace), as in v1."""
-        return _ASSET_VIEWS["default_datastore"](self)
+        return _view("default_datastore")(self)
 
     def get_default_keyvault(self) -> Keyvault:
         """v1's key vault: the workspace's secrets, kept in ``.scriptrun/secrets.env`` (0600).

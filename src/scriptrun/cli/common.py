@@ -1,0 +1,156 @@
+"""What every ``scriptrun`` command shares: the consoles, the workspace option and how it is
+resolved, ``-o/--output table|json|yaml``, and the small renderers (status colours, durations).
+
+Kept light on purpose: rich is imported when something is first printed through it, and
+machine output (``-o json``/``-o yaml``) never touches rich at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from scriptrun.workspace import Workspace
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use. Output that is not a terminal (CI logs, pipes) is
+    never hard-wrapped: messages keep their lines (``soft_wrap``) and tables get 160 columns."""
+
+    def __init__(self, stderr: bool = False):
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            tty = stream.isatty()
+            self._console = Console(stderr=self._stderr, highlight=False, width=None if tty else 160,
+                                    soft_wrap=not tty)
+        return getattr(self._console, name)
+
+
+out: Any = _LazyConsole()
+err: Any = _LazyConsole(stderr=True)
+
+WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder (default: found from the "
+                                                                  "current folder, or SCRIPTRUN_WORKSPACE).")
+
+
+def workspace(path: Optional[Path], *, create: bool = False) -> Workspace:
+    """The workspace a command works on: ``-w PATH``, else the one found from the current folder
+    (``SCRIPTRUN_WORKSPACE``, then the folder and its parents). With ``create`` (commands that
+    submit or register something) a missing one is created, in PATH or the current folder."""
+    from scriptrun.workspace import Workspace
+
+    if path is not None:
+        return Workspace.create(path) if create else Workspace.get(path)
+    return Workspace.resolve() if create else Workspace.from_config()
+
+
+class Output(str, enum.Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+OutputOpt = typer.Option(Output.table, "--output", "-o", case_sensitive=False,
+                         help="table (for people), json or yaml (for scripts).")
+JsonOpt = typer.Option(False, "--json", hidden=True, help="Deprecated: use -o json.")
+
+
+def output_format(output: Output, as_json: bool = False) -> Output:
+    """``-o``, or json for the deprecated ``--json`` flag (with a note naming the replacement)."""
+    if as_json:
+        print("scriptrun: --json is deprecated; use -o json", file=sys.stderr)
+        return Output.json
+    return output
+
+
+def emit(data: Any, output: Output, table: Callable[[], None]) -> None:
+    """Print ``data`` as JSON or YAML (plain, fast, for scripts), else call ``table()``."""
+    if output is Output.json:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    elif output is Output.yaml:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True))
+    else:
+        table()
+
+
+def make_table(*columns: str) -> Table:
+    from rich.table import Table
+
+    table = Table(*columns)
+    for column in table.columns:
+        column.no_wrap = True
+    return table
+
+
+def choice(value: Optional[str], valid: list[str], option: str) -> Optional[str]:
+    """``value`` if it is one of ``valid`` (compared case-insensitively, returned as spelled in
+    ``valid``); else a usage error listing the valid values."""
+    if value is None:
+        return None
+    for candidate in valid:
+        if candidate.lower() == value.lower():
+            return candidate
+    raise typer.BadParameter(f"{value!r} is not one of: {', '.join(valid)}", param_hint=option)
+
+
+def status_text(status: str) -> str:
+    color = {"Completed": "green", "Failed": "red", "Canceled": "yellow"}.get(status, "cyan")
+    return f"[{color}]{status}[/]"
+
+
+def duration(details: dict[str, Any]) -> str:
+    """How long a run ran (so far), from its details' start and end times."""
+    from datetime import datetime, timezone
+
+    start, end = details.get("startTimeUtc"), details.get("endTimeUtc")
+    if not start:
+        return ""
+    parse = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    seconds = ((parse(end) if end else now) - parse(start)).total_seconds()
+    return f"{seconds:.1f}s"
+
+
+def short_time(iso: Optional[str]) -> str:
+    return (iso or "")[5:19].replace("T", " ")
+
+
+def follow_parent(run: Any, what: str, no_wait: bool, stream: Callable[[Any], str]) -> None:
+    """The end of every submit command of a parent run (pipeline, sweep): print its id at once
+    with ``--async``; else stream it with ``stream(run) -> final status``, print how it ended
+    and its error, and exit 1 unless it completed."""
+    if no_wait:
+        out.print(run.id)
+        return
+    try:
+        status = stream(run)
+    except KeyboardInterrupt:
+        err.print(f"\nStopped following; {what} {run.id} keeps running.\n"
+                  f"  see it:  scriptrun run show {run.id}\n"
+                  f"  stop it: scriptrun run cancel {run.id}", markup=False)
+        raise typer.Exit(130) from None
+    out.print(f"{what} {run.id}: {status_text(status)}")
+    out.print(run.id)
+    if status != "Completed":
+        error = run.get_details().get("error") or {}
+        if error.get("message"):
+            err.print(f"[bold red]error:[/] {error['message']}")
+        raise typer.Exit(1)
