@@ -123,6 +123,8 @@ if _typing.TYPE_CHECKING:  # the eager imports, for type checkers and editors
     )
     from scriptrun.pipeline.steps import (
         CommandStep,
+        EstimatorStep,
+        HyperDriveStep,
         PythonScriptStep,
     )
     from scriptrun.run_details import RunDetails
@@ -218,6 +220,8 @@ _LAZY: dict[str, str] = {
     "StepRun": "scriptrun.pipeline.core",
     "StepSequence": "scriptrun.pipeline.core",
     "CommandStep": "scriptrun.pipeline.steps",
+    "EstimatorStep": "scriptrun.pipeline.steps",
+    "HyperDriveStep": "scriptrun.pipeline.steps",
     "PythonScriptStep": "scriptrun.pipeline.steps",
     "RunDetails": "scriptrun.run_details",
     "RunStatus": "scriptrun.rundir",
@@ -265,12 +269,14 @@ __all__ = [
     "Environment",
     "EnvironmentBuildError",
     "Estimator",
+    "EstimatorStep",
     "Experiment",
     "FileDataset",
     "Gloo",
     "GridParameterSampling",
     "HyperDriveConfig",
     "HyperDriveRun",
+    "HyperDriveStep",
     "InteractiveLoginAuthentication",
     "JobSpec",
     "MedianStoppingPolicy",

@@ -38,7 +38,11 @@ class ChildRequest:
     prepared it, snapshot included); ``run_id`` is deterministic (``<parent>_<name>``).
 
     With ``allow_reuse`` and a ``reuse_key``, the host may instead create the child as a
-    Completed copy of an earlier Completed run with the same key (step reuse)."""
+    Completed copy of an earlier Completed run with the same key (step reuse).
+
+    With ``controller`` (a ``module:Class`` path) and its ``controller_state``, the child is
+    itself a controlled parent of ``kind`` (a sweep inside a pipeline): the host creates it
+    and starts that controller; ``spec`` is then only a record of the job it sweeps."""
 
     run_id: str
     spec: dict[str, Any]
@@ -49,6 +53,9 @@ class ChildRequest:
     reuse_components: dict[str, Any] = field(default_factory=dict)
     allow_reuse: bool = False
     display_name: str | None = None
+    controller: str | None = None
+    controller_state: dict[str, Any] | None = None
+    kind: str = "scriptrun.scriptrun"
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,17 @@ class FinishParent:
 
 @dataclass(frozen=True)
 class UpdateParent:
-    """Record something on the parent: tags, properties (add-only), metrics (name → value)
-    and files (name → text, stored in the parent's folder and as MLflow artifacts)."""
+    """Record something on the parent: tags, properties (add-only), metrics (name → value),
+    files (name → text, stored in the parent's folder and as MLflow artifacts), images (name →
+    base64 of a PNG, stored the same way) and outputs (output name → the lineage entry of a
+    child's output it passes on, or ``{"datastore", "path", "files": {name: text}}`` to write)."""
 
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     kind: str = "update_parent"
 
 

@@ -12,6 +12,8 @@ nothing is lost or done twice when an agent dies mid-pipeline or mid-sweep.
 
 from __future__ import annotations
 
+import base64
+import copy
 import logging
 import queue
 import threading
@@ -91,6 +93,8 @@ class ControllerHost:
 
     def recover(self, record: RunRecord) -> None:
         """Rebuild a parent's controller after an agent restart and catch it up."""
+        if record.run_id in self.controllers:
+            return  # a parent's recovery already restarted it (a child created, not yet started)
         saved = read_json(record.path / CONTROLLER_FILE)
         if not saved:
             self.agent.set_status(record, RunStatus.FAILED, error={
@@ -213,12 +217,21 @@ class ControllerHost:
         if hosted.canceling or hosted.finish is not None or hosted.record.is_terminal:
             return  # a canceled or finishing parent starts nothing new
         parent = hosted.record
-        self.agent.create_run(Submit(
+        record = self.agent.create_run(Submit(
             run_id=request.run_id, experiment=parent.experiment, spec=request.spec, snapshot_id=request.snapshot_id,
-            tags=request.tags, properties=request.properties, parent_run_id=parent.run_id,
-            client_env=parent.client_env, client_python=parent.client_python, kind=RunKind.SCRIPT,
+            tags={**({"mlflow.runName": request.display_name} if request.display_name else {}), **request.tags},
+            properties=request.properties, parent_run_id=parent.run_id,
+            client_env=parent.client_env, client_python=parent.client_python, kind=RunKind(request.kind),
             target=str(request.spec.get("compute_target", "local")), reuse_key=request.reuse_key,
             reuse_components=request.reuse_components), allow_reuse=request.allow_reuse)
+        if (request.controller and not record.is_terminal and record.run_id not in self.controllers
+                and not (record.path / CONTROLLER_FILE).exists()):  # a controlled child: start its controller
+            try:
+                controller = self.load(request.controller, request.controller_state or {})
+            except RunError as exc:
+                self.agent.finish(record, RunStatus.FAILED, {"code": "SystemError", "message": str(exc)})
+                return
+            self.start(record, request.controller, controller)
 
     def _update(self, hosted: Hosted, action: UpdateParent) -> None:
         parent = hosted.record
@@ -235,14 +248,42 @@ class ControllerHost:
             for name, value in action.metrics.items():
                 writer.write({"k": "m", "n": name, "v": value})
             writer.close()
-        if action.files:
+        if action.files or action.images:
             folder = parent.path / FILES_DIR
             folder.mkdir(exist_ok=True)
-            for name, text in action.files.items():
+            contents = {**{n: t.encode() for n, t in action.files.items()},
+                        **{n: base64.b64decode(b) for n, b in action.images.items()}}
+            for name, data in contents.items():
                 target = folder / Path(name).name
-                target.write_text(text)
+                target.write_bytes(data)
                 with agent.lock:
                     agent.tracking.log_artifact(parent.mlflow_run_id, target, None)
+        if action.outputs:
+            entries = [self._output(parent, name, value) for name, value in action.outputs.items()]
+            with agent.lock:
+                parent.output_datasets = [e for e in parent.output_datasets if (e.get("outputDetails") or {})
+                                          .get("outputName") not in action.outputs] + entries
+                parent.save()
+
+    def _output(self, parent: RunRecord, name: str, value: dict[str, Any]) -> dict[str, Any]:
+        """The lineage entry of a parent's output: a child's entry passed on, or files written
+        to ``value["path"]`` on datastore ``value["datastore"]``."""
+        if "outputDetails" in value:
+            entry = copy.deepcopy(value)
+            entry["outputDetails"]["outputName"] = name
+            return entry
+        from scriptrun.data.datastore import Datastore
+
+        folder = parent.path / "data" / "outputs" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name, text in value["files"].items():
+            (folder / Path(file_name).name).write_text(text)
+        store = Datastore(self.agent.ws, value.get("datastore"))
+        path = str(value["path"]).replace("{run-id}", parent.run_id).replace("{output-name}", name)
+        files = sorted(str(p) for p in folder.iterdir())
+        store.upload_files(files, relative_root=str(folder), target_path=path, overwrite=True, show_progress=False)
+        return {"outputDetails": {"outputName": name, "mechanism": "upload", "datastore": store.name, "path": path,
+                                  "url": store.full_url(path), "files": len(files)}, "dataset": None}
 
     def _maybe_finish(self, hosted: Hosted) -> None:
         """End the parent once a decision to finish (or a cancel) has met children that all ended."""

@@ -48,16 +48,8 @@ def submit_sweep(config: HyperDriveConfig, workspace: Workspace, experiment_name
     history = warm_start_history(config)
     resume_trials = resumed_trials(config, workspace, run_id)
     plan = job_submission.plan_job(spec, workspace)
-    properties = config.hyperparameter_sampling.properties or {}
-    seed = properties.get("rng_seed")
-    controller = SweepController(
-        parent_run_id=run_id, base_spec=plan.spec.model_dump(mode="json"), snapshot_id=plan.snapshot_id,
-        sampling=config.hyperparameter_sampling.to_json(), primary_metric_name=config.primary_metric_name,
-        primary_metric_goal=config.primary_metric_goal.wire, policy=config.policy.to_json(),
-        max_total_runs=config.max_total_runs, max_concurrent_runs=config.max_concurrent_runs,
-        max_duration_minutes=config.max_duration_minutes,
-        seed=seed if isinstance(seed, int) else secrets.randbelow(2**31), history=history,
-        resume_trials=resume_trials, started_at=time.time())
+    controller = sweep_controller(config, parent_run_id=run_id, base_spec=plan.spec.model_dump(mode="json"),
+                                  snapshot_id=plan.snapshot_id, history=history, resume_trials=resume_trials)
     definition = config._definition()
     run = job_submission.submit_parent(
         workspace, experiment_name, kind=RunKind.SWEEP, controller=controller, run_id=run_id, tags=tags,
@@ -66,6 +58,22 @@ def submit_sweep(config: HyperDriveConfig, workspace: Workspace, experiment_name
         parent_run_id=_parent_run_id, run_class=HyperDriveRun)
     run._hyperdrive_config = config
     return run
+
+
+def sweep_controller(config: HyperDriveConfig, *, parent_run_id: str, base_spec: dict[str, Any],
+                     snapshot_id: str | None, history: list[dict[str, Any]] | None = None,
+                     resume_trials: list[dict[str, Any]] | None = None,
+                     step_outputs: dict[str, Any] | None = None) -> SweepController:
+    """The controller of a new sweep of ``config`` (seeded by ``rng_seed`` when given)."""
+    seed = (config.hyperparameter_sampling.properties or {}).get("rng_seed")
+    return SweepController(
+        parent_run_id=parent_run_id, base_spec=base_spec, snapshot_id=snapshot_id,
+        sampling=config.hyperparameter_sampling.to_json(), primary_metric_name=config.primary_metric_name,
+        primary_metric_goal=config.primary_metric_goal.wire, policy=config.policy.to_json(),
+        max_total_runs=config.max_total_runs, max_concurrent_runs=config.max_concurrent_runs,
+        max_duration_minutes=config.max_duration_minutes,
+        seed=seed if isinstance(seed, int) else secrets.randbelow(2**31), history=history,
+        resume_trials=resume_trials, started_at=time.time() if parent_run_id else None, step_outputs=step_outputs)
 
 
 def warm_start_history(config: HyperDriveConfig) -> list[dict[str, Any]]:

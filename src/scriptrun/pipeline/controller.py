@@ -172,10 +172,16 @@ class PipelineController:
         properties = {STEP_PROPERTY: node.name, KEY_PROPERTY: key, "azureml.pipeline.runid": self.pipeline_run_id}
         if forced:
             properties[FORCED_PROPERTY] = forced
-        return ChildRequest(run_id=self.run_id(node.name), spec=spec, snapshot_id=node.snapshot_id,
+        run_id = self.run_id(node.name)
+        sweep: dict[str, Any] = {}
+        if node.sweep:  # a HyperDriveStep: the child is a sweep of this spec, driven by its own controller
+            properties.update(node.sweep.get("properties") or {})
+            sweep = {"controller": node.sweep["controller"], "kind": node.sweep["kind"], "controller_state": {
+                **node.sweep["state"], "parent_run_id": run_id, "base_spec": spec, "snapshot_id": node.snapshot_id}}
+        return ChildRequest(run_id=run_id, spec=spec, snapshot_id=node.snapshot_id,
                             tags={"azureml.pipeline.step": node.name}, properties=properties, reuse_key=key,
                             reuse_components=components, allow_reuse=node.allow_reuse and not forced,
-                            display_name=node.name)
+                            display_name=node.name, **sweep)
 
     def _forced_reason(self, node: StepNode) -> str | None:
         if not node.allow_reuse:

@@ -33,6 +33,9 @@ class StepNode:
     after: tuple[str, ...] = ()  # explicit ordering (run_after, StepSequence)
     parameters: tuple[str, ...] = ()  # pipeline parameters the step uses
     spec_parameters: dict[str, str] = field(default_factory=dict)  # spec field path -> parameter name
+    # a HyperDriveStep: {"controller", "kind", "state" (without parent run id, base spec, snapshot),
+    # "properties"}; the step runs as a sweep of ``spec``
+    sweep: dict[str, Any] | None = None
 
     def upstream(self) -> list[str]:
         """The steps that must complete before this one starts."""

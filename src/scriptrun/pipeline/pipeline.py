@@ -153,8 +153,11 @@ class Pipeline:
                 snapshot_id, files = _snapshot(spec, self.workspace)
             components = static_components(step.name, data, snapshot_id, files, step.version,
                                            bound_inputs=tuple(bindings[step.name]))
+            sweep = step._sweep(sorted(data.get("outputs") or {}))
+            if sweep is not None:
+                components["sweep"] = sweep.pop("component")
             nodes.append(StepNode(step.name, data, snapshot_id, components, step.allow_reuse, bindings[step.name],
-                                  tuple(sorted(after[step.name])), tuple(used), dict(low.spec_parameters)))
+                                  tuple(sorted(after[step.name])), tuple(used), dict(low.spec_parameters), sweep))
         if problems:
             from scriptrun.spec.checks import raise_problems
 

@@ -120,6 +120,10 @@ class PipelineStep:
         for the legacy forms)."""
         raise NotImplementedError
 
+    def _sweep(self, outputs: list[str]) -> dict[str, Any] | None:
+        """How a step that runs as a sweep starts it (see ``HyperDriveStep``); None for a job."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 

@@ -59,6 +59,12 @@ class SubmittedRun(Run):
         the run completes)."""
         return {name: item.get("value") for name, item in self._datasets().get("outputs", {}).items()}
 
+    def get_hyperparameters(self) -> dict[str, Any]:
+        """In a HyperDrive trial: its sampled values by parameter name as written in the
+        parameter space (``{"--lr": 0.01}``), the same values the script gets as arguments.
+        Outside a sweep: ``{}``."""
+        return hyperparameters_from_env()
+
     def _datasets(self) -> dict[str, Any]:
         try:
             return json.loads((self._run_dir / "datasets.json").read_text())
@@ -165,6 +171,10 @@ class OfflineRun:
     def get_status(self) -> str:
         return self.status
 
+    def get_hyperparameters(self) -> dict[str, Any]:
+        """``{}``: an offline run is no trial of a sweep."""
+        return {}
+
     def get_details(self) -> dict[str, Any]:
         return {"runId": self.id, "status": self.status, "target": "offline", "properties": self.get_properties(),
                 "tags": self.get_tags(), "inputDatasets": [], "outputDatasets": []}
@@ -194,6 +204,16 @@ class OfflineRun:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         print(f"[STOP] Run {self.id} context")
+
+
+def hyperparameters_from_env() -> dict[str, Any]:
+    """The trial's values, which the sweep passes as JSON in ``SCRIPTRUN_HYPERPARAMETERS``."""
+    text = os.environ.get("SCRIPTRUN_HYPERPARAMETERS")
+    try:
+        values = json.loads(text) if text else {}
+    except ValueError:
+        raise RunError(f"SCRIPTRUN_HYPERPARAMETERS is not JSON: {text[:200]!r}") from None
+    return dict(values) if isinstance(values, dict) else {}
 
 
 def get_context(allow_offline: bool = True) -> Any:
