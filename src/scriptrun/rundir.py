@@ -48,6 +48,7 @@ DATASETS_FILE = "datasets.json"
 LINEAGE_FILE = "lineage.json"
 CONTROLLER_FILE = "controller.json"
 RAY_JOB_FILE = "ray_job.json"
+BUILD_PID_FILE = "build.pid"  # the environment build step running for the run
 LOGS_DIR = "logs"
 UPLOADS_DIR = "uploads"
 WORKDIR = "wd"

@@ -147,13 +147,32 @@ class BuildCanceled(Exception):
     """The build was stopped because its run was canceled; nothing of it was kept."""
 
 
+@dataclass(frozen=True)
+class BuildControl:
+    """How a run steers its environment's build: ``canceled`` is polled while a build step
+    runs (true: the step's process group is stopped, the half-built folder removed and
+    :class:`BuildCanceled` raised); the running step's process group id is kept in
+    ``pid_file``, so that an agent that died mid-build is followed by one that stops the
+    orphaned step (:func:`stop_orphaned_build`)."""
+
+    canceled: Callable[[], bool] = lambda: False
+    pid_file: Path | None = None
+
+
+def stop_orphaned_build(pid_file: Path) -> None:
+    """SIGKILL the build step recorded in ``pid_file`` (its builder died) and forget it."""
+    try:
+        os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+    pid_file.unlink(missing_ok=True)
+
+
 def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: str | os.PathLike[str],
                        client_python: str | None = None,
-                       canceled: Callable[[], bool] = lambda: False) -> BuiltEnvironment:
+                       control: BuildControl = BuildControl()) -> BuiltEnvironment:
     """The built environment of ``env`` (from the cache, or built now), with its build log
-    appended to ``log_file``. ``canceled`` is polled while a build step runs: when it turns
-    true the step's process group is stopped, the half-built folder removed and
-    :class:`BuildCanceled` raised."""
+    appended to ``log_file``; ``control`` lets the run cancel the build."""
     if not needs_build(env):
         raise ValueError("ensure_environment() needs an environment with package lists")
     started = time.perf_counter()
@@ -172,13 +191,17 @@ def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: 
                 log.write(f"environment {digest} was built by a concurrent run; reusing it\n")
             return BuiltEnvironment(digest, final, str(final / "bin" / "python"), True,
                                     time.perf_counter() - started)
+        if control.canceled():
+            raise BuildCanceled()
+        for abandoned in root.glob(f".{digest}.tmp-*"):  # left by a builder that died mid-build (we hold
+            shutil.rmtree(abandoned, ignore_errors=True)  # the hash's lock: no live build of it exists)
         tmp = root / f".{digest}.tmp-{os.getpid()}-{time.monotonic_ns()}"
         try:
             with open(log_path, "a") as log:
                 log.write(f"building environment {env.name or '(unnamed)'} -> {digest}\n"
                           f"definition: {json.dumps(definition, indent=2)}\n")
                 log.flush()
-                _build(tmp, env, base, definition, log, canceled)
+                _build(tmp, env, base, definition, log, control)
             atomic_write(tmp / MANIFEST, json.dumps({"hash": digest, "name": env.name, "definition": definition,
                                                      "built": time.time()}, indent=2))
             _relocate(tmp, final)
@@ -193,7 +216,7 @@ def ensure_environment(workspace: Workspace, env: EnvironmentSpec, *, log_file: 
 
 
 def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, object], log,
-           canceled: Callable[[], bool]) -> None:
+           control: BuildControl) -> None:
     conda = env.python.conda_dependencies
     assert conda is not None
     uv = find_uv()
@@ -211,11 +234,11 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
         python_pin = f"python={conda.python_version or definition['python']}"
         channels = [a for c in conda.channels for a in ("-c", c)]
         _run([tool, "create", "-y", "-p", str(target), *channels, python_pin, *conda.conda_packages],
-             log, quiet_env, "conda create", canceled=canceled)
+             log, quiet_env, "conda create", control=control)
     elif uv:
-        _run([uv, "venv", "--relocatable", "--python", base, str(target)], log, quiet_env, "uv venv", canceled=canceled)
+        _run([uv, "venv", "--relocatable", "--python", base, str(target)], log, quiet_env, "uv venv", control=control)
     else:
-        _run([base, "-m", "venv", str(target)], log, quiet_env, "python -m venv", canceled=canceled)
+        _run([base, "-m", "venv", str(target)], log, quiet_env, "python -m venv", control=control)
     python = str(target / "bin" / "python")
     requirements = target / "scriptrun-requirements.txt"
     runtime = [str(r) for r in definition["runtime"]]  # type: ignore[union-attr]
@@ -224,14 +247,14 @@ def _build(target: Path, env: EnvironmentSpec, base: str, definition: dict[str, 
     links = [a for link in find_links() for a in ("--find-links", link)]
     if uv:
         _run([uv, "pip", "install", "--python", python, "--compile-bytecode", *links, *options,
-              "-r", str(requirements)], log, quiet_env, "uv pip install", canceled=canceled)
+              "-r", str(requirements)], log, quiet_env, "uv pip install", control=control)
     else:
         _run([python, "-m", "pip", "install", "--disable-pip-version-check", *links, *options,
-              "-r", str(requirements)], log, quiet_env, "pip install", canceled=canceled)
+              "-r", str(requirements)], log, quiet_env, "pip install", control=control)
         # pip compiles what it installs but not every file; a file that cannot compile on this
         # Python (torch ships one for 3.12) makes compileall exit 1: keep the bytecode, log the rest
         _run([python, "-m", "compileall", "-q", str(target / "lib")], log, quiet_env, "compileall",
-             check=False, canceled=canceled)
+             check=False, control=control)
     _install_runtime_link(target, python)
 
 
@@ -281,25 +304,31 @@ def _relocate(tmp: Path, final: Path) -> None:
 
 
 def _run(argv: list[str], log, env: dict[str, str], what: str, *, check: bool = True,
-         canceled: Callable[[], bool] = lambda: False) -> None:
+         control: BuildControl = BuildControl()) -> None:
     """Run one build step with its output appended to the log; a failure raises with the
     step's own error first (not the log's start, which holds the resolved definition). The
-    step runs in its own process group, stopped as a whole when ``canceled()`` turns true."""
+    step runs in its own process group, stopped as a whole when the run is canceled."""
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     start = os.fstat(log.fileno()).st_size  # where this step's output begins
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
                             start_new_session=True)
-    while True:
-        try:
-            proc.wait(timeout=CANCEL_POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            if canceled():
-                _stop_group(proc)
-                log.write(f"({what} stopped: the run was canceled)\n")
-                log.flush()
-                raise BuildCanceled() from None
+    if control.pid_file is not None:
+        atomic_write(control.pid_file, str(proc.pid))
+    try:
+        while True:
+            try:
+                proc.wait(timeout=CANCEL_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                if control.canceled():
+                    _stop_group(proc)
+                    log.write(f"({what} stopped: the run was canceled)\n")
+                    log.flush()
+                    raise BuildCanceled() from None
+    finally:
+        if control.pid_file is not None:
+            control.pid_file.unlink(missing_ok=True)
     if proc.returncode == 0:
         return
     if not check:
