@@ -36,9 +36,10 @@ from scriptrun.compute import local
 from scriptrun.compute.backend import SECRET_NAMES_VAR, ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
 from scriptrun.data.materialize import release_inputs
-from scriptrun.environment.builder import BuildCanceled, ensure_environment
+from scriptrun.environment.builder import BuildCanceled, BuildControl, ensure_environment, stop_orphaned_build
 from scriptrun.errors import RunError, ScriptrunError, WorkspaceError
 from scriptrun.rundir import (
+    BUILD_PID_FILE,
     JOB_FILE,
     LINEAGE_FILE,
     LOGS_DIR,
@@ -139,7 +140,8 @@ class Agent:
                 if backend.adopt(record.path):
                     self.active.add(record.run_id)
                     threading.Thread(target=self._follow, args=(record, backend), daemon=True).start()
-                else:  # died while preparing: prepare again
+                else:  # died while preparing: stop what it left building, prepare again
+                    stop_orphaned_build(record.path / BUILD_PID_FILE)
                     shutil.rmtree(record.path / WORKDIR, ignore_errors=True)
                     self.set_status(record, RunStatus.QUEUED)
 
@@ -363,7 +365,8 @@ class Agent:
             built = ensure_environment(self.ws, spec.environment,
                                        log_file=record.path / LOGS_DIR / "environment_build.txt",
                                        client_python=record.client_python or None,
-                                       canceled=lambda: record.run_id in self.cancel_reasons)
+                                       control=BuildControl(lambda: record.run_id in self.cancel_reasons,
+                                                            record.path / BUILD_PID_FILE))
             python = built.python
             record.environment = {"hash": built.hash, "cached": built.cached, "seconds": round(built.seconds, 3),
                                   "path": str(built.path)}
