@@ -116,6 +116,11 @@ def _sampling(data: Any, problems: list[Problem]) -> HyperParameterSampling | No
         if not isinstance(name, str) or not name:
             problems.append(Problem(f"{path}.name", "required: the parameter's name (its command-line flag)"))
             continue
+        if name in index_of:
+            problems.append(Problem(f"{path}.name", f"parameter {name!r} is already defined at "
+                                    f"sampling.parameter_space[{index_of[name]}]",
+                                    hint="give each parameter one entry"))
+            continue
         function = FUNCTIONS.get(str(expression))
         if function is None:
             problems.append(Problem(f"{path}.expression", f"unknown expression {expression!r}",
