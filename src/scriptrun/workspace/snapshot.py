@@ -79,19 +79,25 @@ class Snapshot:
     links: dict[str, str] = field(default_factory=dict)  # relative path -> target, relative to the link
 
 
-def _ignore_spec(source: Path) -> pathspec.PathSpec:
-    lines = list(ALWAYS_IGNORED)
+_ALWAYS_IGNORED_DIRS = frozenset(p.rstrip("/") for p in ALWAYS_IGNORED)
+
+
+def _ignore_spec(source: Path) -> pathspec.PathSpec | None:
+    """The patterns of the source's ignore file, if it has one (``ALWAYS_IGNORED`` is applied by
+    :func:`_scan`'s ``skip_dirs``, cheaper than matching every path against it)."""
     for name in IGNORE_FILES:
         file = source / name
         if file.is_file():
-            lines += file.read_text(encoding="utf-8", errors="replace").splitlines()
-            break
-    return pathspec.PathSpec.from_lines("gitignore", lines)
+            lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
+            return pathspec.PathSpec.from_lines("gitignore", lines)
+    return None
 
 
-def _scan(root: Path, spec: pathspec.PathSpec | None = None) -> tuple[dict[str, os.stat_result], list[Path]]:
+def _scan(root: Path, spec: pathspec.PathSpec | None = None,
+          skip_dirs: frozenset[str] = frozenset()) -> tuple[dict[str, os.stat_result], list[Path]]:
     """Regular files (relative posix path → lstat) and symbolic links (relative, sorted) under
-    ``root``, never following links."""
+    ``root``, never following links, leaving out folders named in ``skip_dirs`` and what ``spec``
+    matches."""
     files: dict[str, os.stat_result] = {}
     links: list[Path] = []
     pending = [(str(root), "")]
@@ -101,7 +107,7 @@ def _scan(root: Path, spec: pathspec.PathSpec | None = None) -> tuple[dict[str, 
             for entry in sorted(entries, key=lambda e: e.name):
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if spec is None or not spec.match_file(f"{rel}/"):
+                    if entry.name not in skip_dirs and (spec is None or not spec.match_file(f"{rel}/")):
                         pending.append((entry.path, f"{rel}/"))
                 elif spec is not None and (spec.match_file(rel) or entry.is_symlink() and entry.is_dir()
                                            and spec.match_file(f"{rel}/")):
@@ -145,7 +151,7 @@ def remove_escaping_links(folder: str | os.PathLike[str]) -> list[str]:
 
 def list_files(source: Path) -> list[Path]:
     """The regular files of ``source`` that a snapshot includes, as paths relative to it."""
-    return sorted(Path(rel) for rel in _scan(Path(source), _ignore_spec(Path(source)))[0])
+    return sorted(Path(rel) for rel in _scan(Path(source), _ignore_spec(Path(source)), _ALWAYS_IGNORED_DIRS)[0])
 
 
 def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]) -> Snapshot:
@@ -153,7 +159,7 @@ def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]
     whose stat matches the stat cache are not read (their object is only checked intact)."""
     started_ns = time.time_ns()
     source = Path(source_directory).resolve()
-    files, link_paths = _scan(source, _ignore_spec(source))
+    files, link_paths = _scan(source, _ignore_spec(source), _ALWAYS_IGNORED_DIRS)
     links: dict[str, str] = {}
     escaping: list[str] = []
     for rel in link_paths:
@@ -185,6 +191,7 @@ def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]
             "`snapshot_max_bytes` in .scriptrun/config.yaml."
         )
     objects = workspace.snapshots_dir / "objects"
+    objects_s, source_s = str(objects), str(source)
     cache_file = workspace.snapshots_dir / "statcache" / f"{hashlib.sha256(bytes(source)).hexdigest()[:24]}.json"
     cached, cached_at = _read_cache(cache_file)
     fresh: dict[str, list[int | str]] = {}
@@ -196,8 +203,8 @@ def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]
         signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         hit = cached.get(rel)
         digest = hit[4] if hit and hit[:4] == signature and st.st_mtime_ns < cached_at - _RACY_NS else None
-        if digest is None or not _intact(objects / digest[:2] / digest[2:]):
-            digest = _store(source / rel, objects, mode)
+        if digest is None or not _intact(f"{objects_s}/{digest[:2]}/{digest[2:]}"):
+            digest = _store(Path(f"{source_s}/{rel}"), objects, mode)
             hashed += 1
         fresh[rel] = [*signature, digest]
         manifest[rel] = (digest, mode)
@@ -229,7 +236,7 @@ def _write_cache(cache_file: Path, files: dict[str, list[int | str]], taken_ns: 
     os.replace(tmp, cache_file)
 
 
-def _intact(obj: Path) -> bool:
+def _intact(obj: str) -> bool:
     """Whether the object exists and was not written in place since it was stored."""
     try:
         return os.stat(obj).st_mtime_ns == OBJECT_MTIME_NS
@@ -237,7 +244,7 @@ def _intact(obj: Path) -> bool:
         return False
 
 
-def _hash_file(path: Path) -> str:
+def _hash_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -314,20 +321,21 @@ def materialize(workspace: Workspace, snapshot_id: str, destination: str | os.Pa
     private = written_paths(workspace) if share else set()
     reflink = share and (os.stat(objects).st_dev, os.stat(dest).st_dev) not in _NO_REFLINK
     hardlink = share
-    folders = {dest}
+    objects_s, dest_s = str(objects), str(dest)  # plain strings: pathlib costs more than a link here
+    folders = {""}
     for rel, (digest, mode) in files.items():
-        obj = objects / digest[:2] / digest[2:]
-        target = dest / rel
-        if target.parent not in folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(target.parent)
+        obj, target = f"{objects_s}/{digest[:2]}/{digest[2:]}", f"{dest_s}/{rel}"
+        folder = rel.rpartition("/")[0]
+        if folder not in folders:
+            os.makedirs(f"{dest_s}/{folder}", exist_ok=True)
+            folders.add(folder)
         if rel in private or not (reflink or hardlink):
             _copy(obj, target, mode)
         elif reflink and _reflink(obj, target, mode):
             continue
         else:
             reflink = False
-            hardlink = hardlink and _hardlink(obj, target, mode, snapshot_id, rel)
+            hardlink = hardlink and _hardlink(obj, target, mode, snapshot_id, rel, digest)
     for rel, link_target in links.items():
         inside = posixpath.normpath(posixpath.join(posixpath.dirname(rel), link_target))
         if posixpath.isabs(link_target) or inside == ".." or inside.startswith("../"):
@@ -339,16 +347,16 @@ def materialize(workspace: Workspace, snapshot_id: str, destination: str | os.Pa
     return dest
 
 
-def _copy(obj: Path, target: Path, mode: int) -> None:
+def _copy(obj: str, target: str, mode: int) -> None:
     try:
         shutil.copyfile(obj, target)
     except FileNotFoundError:
-        raise SnapshotError(f"snapshot object {obj.name} of {target.name} is missing (a run wrote it in place "
+        raise SnapshotError(f"snapshot object {os.path.basename(obj)} of {os.path.basename(target)} is missing (a run wrote it in place "
                             "and it was evicted). Fix: submit again, which stores it afresh from the source.")
     os.chmod(target, mode)
 
 
-def _reflink(obj: Path, target: Path, mode: int) -> bool:
+def _reflink(obj: str, target: str, mode: int) -> bool:
     """A copy-on-write clone of ``obj`` at ``target``; False (nothing left behind) where the
     filesystem has no reflinks, remembered for this pair of devices."""
     with open(obj, "rb") as src:
@@ -367,7 +375,7 @@ def _reflink(obj: Path, target: Path, mode: int) -> bool:
             os.close(fd)
 
 
-def _hardlink(obj: Path, target: Path, mode: int, snapshot_id: str, rel: str) -> bool:
+def _hardlink(obj: str, target: str, mode: int, snapshot_id: str, rel: str, digest: str) -> bool:
     """Hard-link ``target`` to ``obj`` (checked intact, same mode), else copy it; False when
     this store cannot be hard-linked into the destination at all (another filesystem)."""
     try:
@@ -379,13 +387,13 @@ def _hardlink(obj: Path, target: Path, mode: int, snapshot_id: str, rel: str) ->
         return exc.errno not in (errno.EXDEV, errno.EPERM, errno.EACCES)  # EMLINK: only this object
     st = os.lstat(target)
     if st.st_mtime_ns != OBJECT_MTIME_NS:  # written in place since stored, or a store of an older version
-        if _hash_file(obj) != obj.parent.name + obj.name:
-            target.unlink()
+        if _hash_file(obj) != digest:
+            os.unlink(target)
             raise SnapshotError(f"snapshot {snapshot_id}: the stored content of {rel} was changed by a run that "
                                 "wrote into its working copy. Fix: submit again, which stores the file afresh.")
         os.utime(obj, ns=(OBJECT_MTIME_NS, OBJECT_MTIME_NS))
     if st.st_mode & 0o777 != mode:  # the object is shared with a file of a tighter mode
-        target.unlink()
+        os.unlink(target)
         _copy(obj, target, mode)
     return True
 
@@ -398,7 +406,7 @@ def release_working_copy(workspace: Workspace, snapshot_id: str, workdir: str | 
         files, _ = _manifest(workspace, snapshot_id)
     except SnapshotError:
         return []
-    objects = workspace.snapshots_dir / "objects"
+    objects = str(workspace.snapshots_dir / "objects")
     written = []
     for rel, (digest, _) in files.items():
         try:
@@ -407,10 +415,10 @@ def release_working_copy(workspace: Workspace, snapshot_id: str, workdir: str | 
             continue
         if st.st_nlink < 2 or st.st_mtime_ns == OBJECT_MTIME_NS or not stat.S_ISREG(st.st_mode):
             continue
-        obj = objects / digest[:2] / digest[2:]
+        obj = f"{objects}/{digest[:2]}/{digest[2:]}"
         try:
             if os.stat(obj).st_ino == st.st_ino:
-                obj.unlink()
+                os.unlink(obj)
         except FileNotFoundError:
             pass
         written.append(rel)
