@@ -108,12 +108,13 @@ def test_every_input_and_output_channel(shared_ws: Workspace, project, datasets)
     assert registered.to_path() == ["/model.txt"]
     # lineage: name, version and fingerprint of every input and output
     lineage = {e["consumptionDetails"]["inputName"]: e for e in details["inputDatasets"]}
-    assert lineage["files"]["dataset"] == {"id": files.id, "name": files.name, "version": 1,
-                                           "fingerprint": files.fingerprint, "type": "file"}
-    assert lineage["table"]["dataset"]["fingerprint"] == table.fingerprint
+    seen = lineage["files"]["dataset"]  # a Dataset object, as in v1
+    assert (seen.id, seen.name, seen.version, seen.fingerprint) == (files.id, files.name, 1, files.fingerprint)
+    assert seen.to_path() == files.to_path()
+    assert lineage["table"]["dataset"].fingerprint == table.fingerprint
     assert lineage["copy"]["consumptionDetails"]["mechanism"] == "download"
     (output,) = details["outputDatasets"]
-    assert output["dataset"]["id"] == registered.id and output["dataset"]["fingerprint"] == registered.fingerprint
+    assert output["dataset"].id == registered.id and output["dataset"].fingerprint == registered.fingerprint
     assert output["outputDetails"]["path"] == f"models/{run.id}/model"
     # and in MLflow
     from mlflow.tracking import MlflowClient

@@ -176,4 +176,31 @@ def test_ray_run_gets_its_inputs_materialised(shared_ws, ray_ws, project, tmp_pa
                                                               arguments=[f"--data={numbers}"], inputs=[numbers]))
     details = run.wait_for_completion()
     assert "read 42 env True" in Path(details["logFiles"]["user_logs/std_log.txt"]).read_text()
-    assert details["inputDatasets"][0]["dataset"]["name"] == f"ray-in-{tmp_path.name}"
+    assert details["inputDatasets"][0]["dataset"].name == f"ray-in-{tmp_path.name}"
+
+
+@pytest.mark.parametrize("nodes", [1, 2])
+def test_ray_run_gets_its_secrets_and_stores_none(shared_ws, ray_ws, project, tmp_path, monkeypatch, nodes):
+    import hashlib
+    import uuid
+
+    value = f"ray-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("RAY_TOKEN", value)
+    folder = project(train="""
+        import hashlib, json, os
+        rank = os.environ.get("RANK", "0")
+        json.dump({"sha": hashlib.sha256(os.environ["RAY_TOKEN"].encode()).hexdigest()},
+                  open(f"outputs/secret_{rank}.json", "w"))
+    """)
+    dist = PyTorchConfiguration("Gloo", process_count=2, node_count=2) if nodes == 2 else None
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(
+        str(folder), "train.py", compute_target="ray-test", distributed_job_config=dist,
+        secret_environment_variables=["RAY_TOKEN"]))
+    details = run.wait_for_completion()
+    assert details["secretEnvironmentVariables"] == {"RAY_TOKEN": "***"}
+    for rank in range(nodes):
+        seen = json.loads(Path(run.download_file(f"outputs/secret_{rank}.json", tmp_path / f"{rank}.json"))
+                          .read_text())
+        assert seen["sha"] == hashlib.sha256(value.encode()).hexdigest()
+    leaks = [p for p in shared_ws.run_dir(run.id).rglob("*") if p.is_file() and value.encode() in p.read_bytes()]
+    assert leaks == []

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scriptrun.compute.backend import SECRETS_VAR
 from scriptrun.compute.launch import free_ports, plan_processes, ports_needed
 from scriptrun.compute.local import build_processes, write_launch
 from scriptrun.compute.ray_backend import PUBLISHED_LOGS, PUBLISHED_METRICS, RESULT_MARKER
@@ -91,9 +92,22 @@ def _collect(cwd: Path, node_dir: Path, logs: Path) -> dict[str, bytes]:
     return files
 
 
+def _driver_env() -> dict[str, str]:
+    """This driver's environment for the job's processes, without the run's secrets: Ray
+    repeats the job's runtime env (and so ``SCRIPTRUN_SECRETS``) in ``RAY_JOB_CONFIG_JSON_ENV_VAR``,
+    and launch.json is a file. The shim gives the processes their secrets."""
+    env = dict(os.environ)
+    config = env.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if config and SECRETS_VAR in config:
+        data = json.loads(config)
+        (data.get("runtime_env") or {}).get("env_vars", {}).pop(SECRETS_VAR, None)
+        env["RAY_JOB_CONFIG_JSON_ENV_VAR"] = json.dumps(data)
+    return env
+
+
 def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> Outcome:
     """A single-node job: this driver supervises the processes itself with the shim."""
-    write_launch(run_dir, Path(job["workdir"]), spec, {**os.environ, **job["env"]}, job["python"],
+    write_launch(run_dir, Path(job["workdir"]), spec, {**_driver_env(), **job["env"]}, job["python"],
                  grace_seconds=GRACE_SECONDS)
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
     Shim(str(run_dir)).run()

@@ -264,17 +264,35 @@ class TabularDataset(AbstractDataset):
                             "(or add pandas to the job's environment)") from None
         frames = []
         options = self._spec.options
+        limit = options.get("take")
+        rows = 0
         for location in self._spec.paths:
             fs, root, files = expand(location, self._workspace)
             for file in files:
+                if limit is not None and frames and rows >= limit:
+                    break  # enough rows (one file is always read, for the columns)
                 with fs.open(file, "rb") as fh:
                     frame = _read_table(pd, self._spec.format, fh, options)
                 if options.get("include_path"):
                     frame.insert(0, "Path", file[len(root):] or posixpath.basename(file))
                 frames.append(frame)
+                rows += len(frame)
+        if limit is not None and frames:
+            return pd.concat(frames, ignore_index=True).head(limit)
         if not frames:
             return pd.DataFrame()
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def take(self, count: int) -> TabularDataset:
+        """A dataset of the first ``count`` records of this one (v1; lazy: recorded in the
+        definition, applied when the table is read)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigError(Problem("count", f"take(count): expected a whole number >= 0, got {count!r}"))
+        current = self._spec.options.get("take")
+        options = {**self._spec.options, "take": count if current is None else min(current, count)}
+        spec = self._spec.model_copy(update={"options": options, "name": None, "version": None,
+                                             "fingerprint": None})
+        return TabularDataset(spec, self._workspace, description=self.description, tags=self.tags)
 
     def as_mount(self, path_on_compute: str | None = None) -> Any:
         raise ConfigError(Problem("mode", "a tabular dataset cannot be mounted",

@@ -237,6 +237,7 @@ def deliver_outputs(workspace: Workspace, spec: JobSpec, *, run_id: str, run_dir
             dataset = FileDatasetFactory.from_files((store, path), validate=False).register(
                 workspace, out.register_as, description=out.register_description, create_new_version=True)
             entry["dataset"] = {"id": dataset.id, "name": dataset.name, "version": dataset.version,
-                                "fingerprint": dataset.fingerprint, "type": "file"}
+                                "fingerprint": dataset.fingerprint, "type": "file",
+                                "definition": dataset._spec.model_dump(mode="json")}
         lineage.append(entry)
     return lineage

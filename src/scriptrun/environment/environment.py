@@ -48,6 +48,30 @@ class PythonSection:
                 "conda_dependencies": conda._spec_data() if isinstance(conda, CondaDependencies) else conda}
 
 
+class ContainerRegistry:
+    """v1's registry of a private base image (``address``, ``username``, ``password``,
+    ``registry_identity``). Accepted and kept on the object; it only qualifies the base image,
+    and scriptrun pulls no images, so it has no effect on a job."""
+
+    def __init__(self, address: str | None = None, username: str | None = None, password: str | None = None,
+                 registry_identity: Any = None):
+        self.address = address
+        self.username = username
+        self.password = password
+        self.registry_identity = registry_identity
+
+    def __repr__(self) -> str:
+        return f"ContainerRegistry(address={self.address!r})"
+
+
+class PlatformSection:
+    """v1's image platform (``os``, ``architecture``): accepted, no effect (jobs run here)."""
+
+    def __init__(self, os: str = "Linux", architecture: str = "amd64"):  # noqa: A002 - v1 name
+        self.os = os
+        self.architecture = architecture
+
+
 _DEPRECATED_RUNTIME = {"enabled": "use_docker", "shared_volumes": "shared_volumes", "shm_size": "shm_size",
                        "arguments": "arguments"}
 
@@ -55,7 +79,9 @@ _DEPRECATED_RUNTIME = {"enabled": "use_docker", "shared_volumes": "shared_volume
 class DockerSection:
     """The environment's container image. ``enabled``, ``shared_volumes``, ``shm_size`` and
     ``arguments`` are v1's deprecated runtime fields (use ``DockerConfiguration``); they are
-    honoured when a job sets no ``docker_runtime_config``."""
+    honoured when a job sets no ``docker_runtime_config``. ``base_image_registry``,
+    ``platform``, ``build_context`` and ``gpu_support`` are accepted and have no effect
+    (scriptrun pulls and builds no images)."""
 
     def __init__(self, base_image: str | None = None, base_dockerfile: str | None = None, *,
                  enabled: bool = False, shared_volumes: bool = True, shm_size: str = "2g",
@@ -67,6 +93,9 @@ class DockerSection:
         self.shm_size = shm_size
         self.arguments = list(arguments) if arguments else []
         self.gpu_support = True  # v1: deprecated no-op
+        self.base_image_registry = ContainerRegistry()
+        self.platform = PlatformSection()
+        self.build_context: Any = None
         self._ready = True
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -123,13 +123,14 @@ class Run:
         return self.status
 
     def get_details(self) -> dict[str, Any]:
-        """v1's details dict; each ``inputDatasets[i]["dataset"]`` is the Dataset the run read
-        (``.name``, ``.version``, ``.to_path()``…), as in v1."""
+        """v1's details dict; each ``inputDatasets[i]["dataset"]`` (and a registered output's
+        ``outputDatasets[i]["dataset"]``) is a Dataset (``.name``, ``.version``, ``.to_path()``,
+        ``.fingerprint`` of the data the run saw), as in v1."""
         self._details = self._client.request(protocol.Details(run_id=self._id))
         details = dict(self._details)
-        if details.get("inputDatasets"):
-            details["inputDatasets"] = [_with_dataset(entry, self.experiment.workspace)
-                                        for entry in details["inputDatasets"]]
+        for key in ("inputDatasets", "outputDatasets"):
+            if details.get(key):
+                details[key] = [_with_dataset(entry, self.experiment.workspace) for entry in details[key]]
         return details
 
     def get_details_with_logs(self) -> dict[str, Any]:
@@ -518,6 +519,8 @@ def _with_dataset(entry: dict[str, Any], workspace: Workspace) -> dict[str, Any]
     if not isinstance(dataset, dict) or not isinstance(dataset.get("definition"), dict):
         return entry
     spec = DatasetSpec.model_validate(dataset["definition"])
+    if dataset.get("fingerprint"):  # what the run saw (the data may have changed since)
+        spec = spec.model_copy(update={"fingerprint": dataset["fingerprint"]})
     return {**entry, "dataset": dataset_from_spec(spec, workspace)}
 
 

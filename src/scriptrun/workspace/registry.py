@@ -19,6 +19,8 @@ from scriptrun.workspace.locking import atomic_write, file_lock
 from scriptrun.workspace.workspace import Workspace
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+# v1 allows spaces inside dataset names ("Titanic passengers"); not at either end
+_NAMES = {"datasets": re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._ -]{0,253}[A-Za-z0-9._-])?$")}
 
 
 class AssetRegistry:
@@ -31,9 +33,10 @@ class AssetRegistry:
 
     def register(self, name: str, definition: dict[str, Any]) -> int:
         """Store ``definition`` under ``name``; return its version (existing if identical)."""
-        if not _NAME.match(name or ""):
-            raise WorkspaceError(f"invalid {self.kind} name {name!r}: use letters, digits, '.', '_' or '-', "
-                                 "starting with a letter or digit")
+        if not _NAMES.get(self.kind, _NAME).match(name or ""):
+            spaces = ", spaces inside" if self.kind in _NAMES else ""
+            raise WorkspaceError(f"invalid {self.kind} name {name!r}: use letters, digits, '.', '_' or '-'"
+                                 f"{spaces}, starting with a letter or digit (at most 255 characters)")
         folder = self.dir / name
         folder.mkdir(parents=True, exist_ok=True)
         with file_lock(folder / ".lock"):
