@@ -48,6 +48,8 @@ class RunRecord:
     reuse_key: str | None = None  # the content key of its plan (runs.submit.plan_job)
     reuse_components: dict[str, Any] = field(default_factory=dict)
     reused_from: str | None = None  # a reused step: the run whose results it shows
+    display_name: str = ""  # its name in MLflow, unless a ``mlflow.runName`` tag renames it
+    description: str | None = None  # its description in MLflow, unless a ``mlflow.note.content`` tag sets one
 
     @property
     def path(self) -> Path:
@@ -107,7 +109,8 @@ def outcome_status(outcome: Outcome, record: RunRecord) -> tuple[RunStatus, dict
     summary = last[-1] if last else "no output on stderr"
     message = f"process {outcome.failed_process or ''} exited with code {outcome.exit_code}: {summary}"
     return RunStatus.FAILED, {"code": "UserError", "message": message.replace("  ", " "),
-                              "exit_code": outcome.exit_code, "stderr_tail": tail}
+                              "exit_code": outcome.exit_code, "process": outcome.failed_process,
+                              "stderr_tail": tail}
 
 
 def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
@@ -137,6 +140,8 @@ def run_details(record: RunRecord, tracking_uri: str) -> dict[str, Any]:
         "reuseKey": record.reuse_key,
         "reuseComponents": dict(record.reuse_components),
         "reusedFrom": record.reused_from,
+        "displayName": record.tags.get("mlflow.runName") or record.display_name or record.run_id,
+        "description": record.tags.get("mlflow.note.content") or record.description,
     }
     if record.end_time is not None:
         details["endTimeUtc"] = iso_time(record.end_time)

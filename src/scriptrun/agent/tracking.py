@@ -13,13 +13,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.entities import RunStatus as MlflowStatus
 from mlflow.tracking import MlflowClient
 
+from scriptrun.agent.runview import MAX_TAG_VALUE
 from scriptrun.rundir import RunStatus
 
 MAX_BATCH = 900  # MLflow accepts 1000 metrics per log_batch
+MAX_PARAMS = 100  # and 100 params, 100 tags
+EXPERIMENT_KIND = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"
 
 _TERMINAL = {
     RunStatus.COMPLETED: MlflowStatus.to_string(MlflowStatus.FINISHED),
@@ -36,14 +40,35 @@ class Tracking:
         self._experiments: dict[str, str] = {}
 
     def experiment_id(self, name: str) -> str:
+        """The experiment's id (created if new), marked as a classic ML experiment so the MLflow
+        UI shows its training runs rather than its GenAI views."""
         if name not in self._experiments:
             exp = self.client.get_experiment_by_name(name)
-            self._experiments[name] = exp.experiment_id if exp else self.client.create_experiment(name)
+            if exp is None:
+                self._experiments[name] = self.client.create_experiment(name, tags={EXPERIMENT_KIND: CLASSIC_ML})
+            else:
+                if EXPERIMENT_KIND not in exp.tags:
+                    self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, CLASSIC_ML)
+                self._experiments[name] = exp.experiment_id
         return self._experiments[name]
 
-    def create_run(self, experiment: str, run_name: str, tags: dict[str, str]) -> tuple[str, str]:
+    def create_run(self, experiment: str, run_name: str, tags: dict[str, str],
+                   params: dict[str, str] | None = None) -> tuple[str, str]:
+        """Create a run shown as ``SCHEDULED`` (queued) with its params; MLflow refuses to
+        change a param, so they are written once, here."""
         run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=tags)
+        items = [Param(k, v) for k, v in (params or {}).items()]
+        for i in range(0, len(items), MAX_PARAMS):
+            self.client.log_batch(run.info.run_id, params=items[i:i + MAX_PARAMS])
+        self.client.update_run(run.info.run_id, status=MlflowStatus.to_string(MlflowStatus.SCHEDULED))
         return run.info.run_id, run.info.artifact_uri
+
+    def set_running(self, mlflow_run_id: str) -> None:
+        self.client.update_run(mlflow_run_id, status=MlflowStatus.to_string(MlflowStatus.RUNNING))
+
+    def log_table(self, mlflow_run_id: str, name: str, columns: dict[str, list[Any]]) -> None:
+        """A ``log_row``/``log_table`` table as MLflow's own table artifact (``tables/<name>.json``)."""
+        self.client.log_table(mlflow_run_id, data=columns, artifact_file=f"tables/{name}.json")
 
     def log_records(self, mlflow_run_id: str, records: Iterable[dict[str, Any]], steps: dict[str, int]) -> None:
         """Write numeric scalar/list metrics and tags from metrics-file records, batched."""
@@ -68,12 +93,14 @@ class Tracking:
                         step = steps.get(name, 0)
                     steps[name] = int(step) + 1
                     metrics.append(Metric(str(name), float(value), ts, int(step)))
-        for i in range(0, max(len(metrics), len(tags)), MAX_BATCH):
-            self.client.log_batch(mlflow_run_id, metrics=metrics[i:i + MAX_BATCH], tags=tags[i:i + MAX_BATCH])
+        for i in range(0, len(metrics), MAX_BATCH):
+            self.client.log_batch(mlflow_run_id, metrics=metrics[i:i + MAX_BATCH])
+        self.set_tags(mlflow_run_id, {tag.key: tag.value for tag in tags})
 
     def set_tags(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
-        if tags:
-            self.client.log_batch(mlflow_run_id, tags=[RunTag(k, "" if v is None else str(v)) for k, v in tags.items()])
+        items = [RunTag(k, ("" if v is None else str(v))[:MAX_TAG_VALUE]) for k, v in tags.items()]
+        for i in range(0, len(items), MAX_PARAMS):
+            self.client.log_batch(mlflow_run_id, tags=items[i:i + MAX_PARAMS])
 
     def get_tags(self, mlflow_run_id: str) -> dict[str, str]:
         return dict(self.client.get_run(mlflow_run_id).data.tags)

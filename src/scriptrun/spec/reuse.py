@@ -20,7 +20,7 @@ MAX_SOURCE_FILES = 300  # per-file components only for source folders up to this
 SOURCE_FILE = "source/"  # prefix of per-file components: ``source/train.py`` -> content hash
 _SPEC_PARTS = ("script", "arguments", "command", "compute_target", "distributed_job_config", "node_count",
                "environment_variables", "outputs")
-_IGNORED = ("schema_version", "source_directory", "environment", "inputs")  # covered elsewhere, or not content
+_IGNORED = ("schema_version", "source_directory", "environment", "inputs", "description")  # covered elsewhere, or not content
 _ENV_PARTS = {"pip_packages": "pip package", "conda_packages": "conda package", "python_version": "python version",
               "variables": "variables", "docker": "docker image"}
 
