@@ -206,3 +206,16 @@ def test_runs_through_the_agent_never_see_an_earlier_run_s_write(tmp_path: Path)
         assert (folder / "data.txt").read_text() == "original\n"
     finally:
         stop_agent(ws)
+
+
+def test_a_filesystem_without_reflinks_is_tried_once_then_hard_linked(ws: Workspace, source: Path,
+                                                                      tmp_path: Path) -> None:
+    snapshot = take_snapshot(ws, source)
+    devices = (os.stat(ws.snapshots_dir / "objects").st_dev, os.stat(tmp_path).st_dev)
+    snap._NO_REFLINK.discard(devices)
+    clone = tmp_path / "probe"
+    if snap._reflink(str(_obj(ws, snapshot.files["train.py"][0])), str(clone), 0o755):
+        pytest.skip("this filesystem has reflinks: working copies are clones")
+    assert not clone.exists() and devices in snap._NO_REFLINK
+    work = materialize(ws, snapshot.id, tmp_path / "work", share=True)
+    assert os.stat(work / "train.py").st_nlink > 1

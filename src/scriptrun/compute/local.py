@@ -140,15 +140,22 @@ def build_processes(spec: JobSpec, plans: list[ProcessPlan], env: dict[str, str]
     return processes
 
 
-def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str, *,
-                 grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
-    """Write ``launch.json`` for the shim: the job's processes on ``node_count`` virtual nodes
-    of this machine, each with the rank environment a cluster would give it."""
+def plan_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str, *,
+                grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
+    """The shim's ``launch.json``: the job's processes on ``node_count`` virtual nodes of this
+    machine, each with the rank environment a cluster would give it."""
     hosts = [LOOPBACK] * spec.node_count
     logs = str(run_dir / LOGS_DIR)
-    plans = plan_processes(spec, hosts, free_ports(ports_needed(spec), LOOPBACK), python=python, logs_dir=logs)
-    launch = {"processes": build_processes(spec, plans, env, python, str(workdir)),
-              "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": grace_seconds, "logs_dir": logs}
+    ports = free_ports(ports_needed(spec), LOOPBACK) if spec.distributed_job_config is not None else []
+    plans = plan_processes(spec, hosts, ports, python=python, logs_dir=logs)
+    return {"processes": build_processes(spec, plans, env, python, str(workdir)),
+            "timeout_seconds": spec.max_run_duration_seconds, "grace_seconds": grace_seconds, "logs_dir": logs}
+
+
+def write_launch(run_dir: Path, workdir: Path, spec: JobSpec, env: dict[str, str], python: str, *,
+                 grace_seconds: float = GRACE_SECONDS) -> dict[str, Any]:
+    """Write ``launch.json`` for the shim (:func:`plan_launch`)."""
+    launch = plan_launch(run_dir, workdir, spec, env, python, grace_seconds=grace_seconds)
     write_json_atomic(run_dir / LAUNCH_FILE, launch)
     return launch
 

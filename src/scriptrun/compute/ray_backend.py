@@ -1,8 +1,11 @@
 """The Ray compute backend: a run becomes a Ray job, submitted through the Jobs API.
 
 The snapshot becomes the job's ``working_dir``; the entrypoint is
-``<python> -m scriptrun.compute.ray_driver <job file>`` (an absolute interpreter: a bare
-``python`` would be whatever was on PATH where ``ray start`` ran). The driver places the
+``<python> -m scriptrun.compute.ray_driver`` (an absolute interpreter: a bare ``python``
+would be whatever was on PATH where ``ray start`` ran), the job itself in its environment
+(``SCRIPTRUN_JOB``) — so a resubmit of the same snapshot has the same ``working_dir`` and Ray
+reuses its package — or, when too big for a variable, in a file of the working_dir. A
+single-process job is planned here, so the driver does not load the spec. The driver places the
 job's nodes and supervises each node's processes with the same shim as the local backend.
 ``ray_job.json`` in the run folder remembers the cluster and the job, so a restarted agent
 follows the job to its end. Only this module and the driver import Ray, lazily, with an
@@ -22,16 +25,31 @@ from typing import Any
 from urllib.parse import urlparse
 
 from scriptrun.compute.backend import SECRETS_VAR, ArtifactSource, Launch
+from scriptrun.compute.local import plan_launch
+from scriptrun.compute.ray_driver import (
+    GRACE_SECONDS,
+    JOB_FILE,
+    JOB_VAR,
+    PUBLISHED_LOGS,
+    PUBLISHED_METRICS,
+    RESULT_MARKER,
+)
 from scriptrun.errors import Problem, SubmitError
-from scriptrun.rundir import LOGS_DIR, METRICS_FILE, RAY_JOB_FILE, Outcome, read_json, write_json_atomic
+from scriptrun.rundir import (
+    EXIT_FILE,
+    LOGS_DIR,
+    METRICS_FILE,
+    RAY_JOB_FILE,
+    Outcome,
+    read_json,
+    write_json_atomic,
+)
 from scriptrun.spec import JobSpec
 
-JOB_FILE = ".scriptrun-job.json"
-RESULT_MARKER = "SCRIPTRUN_RESULT "
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
-POLL_SECONDS = 0.1
-PUBLISHED_METRICS = "scriptrun/metrics.jsonl"
-PUBLISHED_LOGS = "user_logs"
+POLL_SECONDS = 0.02  # the outcome file (a cluster sharing the run folder)
+STATUS_POLL_SECONDS = 0.25  # Ray's job status (an HTTP request)
+MAX_JOB_VAR = 64 * 1024  # bytes of job JSON passed in the environment (Linux allows 128 KiB per variable)
 
 
 def _client(address: str) -> Any:
@@ -109,15 +127,26 @@ class RayBackend:
     def start(self, launch: Launch) -> None:
         """Submit the run as a Ray job; a single-node job's driver runs the processes itself,
         so it takes a CPU."""
-        job = {"spec": launch.spec.model_dump(mode="json"), "env": launch.env, "python": launch.python,
+        spec = launch.spec
+        job = {"spec": spec.model_dump(mode="json"), "env": launch.env, "python": launch.python,
                "run_dir": str(launch.run_dir), "workdir": str(launch.workdir),
                "shared_filesystem": self.shared_filesystem}
-        (launch.workdir / JOB_FILE).write_text(json.dumps(job))
+        if spec.node_count == 1 and spec.distributed_job_config is None:  # nothing node-specific to plan
+            job["launch"] = plan_launch(launch.run_dir, launch.workdir, spec, launch.env, launch.python,
+                                        grace_seconds=GRACE_SECONDS)
+        env_vars = {"PYTHONUNBUFFERED": "1", **({SECRETS_VAR: json.dumps(launch.secrets)} if launch.secrets else {})}
+        entrypoint = f"{launch.python} -m scriptrun.compute.ray_driver"
+        text = json.dumps(job)
+        if len(text.encode()) <= MAX_JOB_VAR:
+            env_vars[JOB_VAR] = text
+        else:
+            (launch.workdir / JOB_FILE).write_text(text)
+            entrypoint += f" {JOB_FILE}"
+        (launch.run_dir / EXIT_FILE).unlink(missing_ok=True)
         self._jobs().submit_job(
-            entrypoint=f"{launch.python} -m scriptrun.compute.ray_driver {JOB_FILE}",
+            entrypoint=entrypoint,
             submission_id=launch.run_id,
-            runtime_env={"working_dir": str(launch.workdir), "env_vars": {
-                "PYTHONUNBUFFERED": "1", **({SECRETS_VAR: json.dumps(launch.secrets)} if launch.secrets else {})}},
+            runtime_env={"working_dir": str(launch.workdir), "env_vars": env_vars},
             entrypoint_num_cpus=1 if launch.spec.node_count == 1 else 0,
             metadata={"scriptrun.run_id": launch.run_id},
         )
@@ -139,17 +168,25 @@ class RayBackend:
         return str(jobs.get_job_status(job_id).value) == "RUNNING"
 
     def wait(self, run_dir: Path, timeout: float) -> Outcome | None:
+        """The run's outcome once its driver recorded it in the (shared) run folder, or once
+        Ray says the job ended; None after ``timeout``."""
         jobs, job_id, info = self._job(run_dir)
         deadline = time.monotonic() + timeout
-        while (status := str(jobs.get_job_status(job_id).value)) not in TERMINAL:
-            if time.monotonic() > deadline:
+        status, next_status = "", 0.0
+        while (outcome := Outcome.read(run_dir)) is None:
+            now = time.monotonic()
+            if now >= next_status:
+                if (status := str(jobs.get_job_status(job_id).value)) in TERMINAL:
+                    outcome = Outcome.read(run_dir)
+                    break
+                next_status = now + STATUS_POLL_SECONDS
+            if now > deadline:
                 return None
             time.sleep(POLL_SECONDS)
-        driver_log = jobs.get_job_logs(job_id)
+        driver_log = jobs.get_job_logs(job_id)  # all of it but the driver's last line, if still running
         logs = run_dir / LOGS_DIR
         logs.mkdir(exist_ok=True)
         (logs / "driver.txt").write_text(driver_log)
-        outcome = Outcome.read(run_dir)
         if outcome is None:  # the cluster does not share this folder (or the driver never reported)
             outcome = result_from_logs(driver_log) or _outcome_of_job(status, jobs.get_job_info(job_id))
             self._fetch_published(run_dir, info.get("mlflow_run_id", ""))

@@ -6,7 +6,9 @@ processes are supervised by the same shim as on the local target (``compute/shim
 logs, retries, deadline, SIGTERM-then-SIGKILL, nothing of a finished process left behind).
 
 - A single-node job needs no placement group: the driver, placed on a node with a free
-  CPU, runs the shim over the job's processes itself (Ray is not even imported).
+  CPU, runs the shim over the job's processes itself (Ray is not even imported). For a
+  single process the agent has already planned it (``job["launch"]``), so the driver
+  imports nothing but the shim (no spec, no pydantic): its start-up is a bare interpreter's.
 - A multi-node job reserves one placement-group bundle per node (``STRICT_SPREAD``), asks
   each node for its address and free ports, plans every process's rank environment with
   the same ``launch.plan_processes`` as the local backend, and runs one shim per node as a
@@ -31,11 +33,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scriptrun.compute.backend import SECRETS_VAR
-from scriptrun.compute.launch import free_ports, plan_processes, ports_needed
-from scriptrun.compute.local import build_processes, write_launch
-from scriptrun.compute.ray_backend import PUBLISHED_LOGS, PUBLISHED_METRICS, RESULT_MARKER
-from scriptrun.compute.shim import Shim
+# Only the stdlib, the shim and the run-folder layout at import: a single-node job's driver
+# needs nothing else, and every import here delays the user's script.
+from scriptrun.compute.shim import SECRETS_VAR, Shim
 from scriptrun.rundir import (
     EXIT_FILE,
     LAUNCH_FILE,
@@ -45,8 +45,12 @@ from scriptrun.rundir import (
     Outcome,
     write_json_atomic,
 )
-from scriptrun.spec import JobSpec
 
+JOB_FILE = ".scriptrun-job.json"  # the job, in the working_dir, when it is too big for JOB_VAR
+JOB_VAR = "SCRIPTRUN_JOB"  # the job as JSON, in the driver's environment
+RESULT_MARKER = "SCRIPTRUN_RESULT "
+PUBLISHED_METRICS = "scriptrun/metrics.jsonl"
+PUBLISHED_LOGS = "user_logs"
 SCRATCH = "scriptrun_run"
 NODES_DIR = "nodes"
 PLACEMENT_TIMEOUT_SECONDS = 120.0
@@ -93,32 +97,56 @@ def _collect(cwd: Path, node_dir: Path, logs: Path) -> dict[str, bytes]:
 
 
 def _driver_env() -> dict[str, str]:
-    """This driver's environment for the job's processes, without the run's secrets: Ray
-    repeats the job's runtime env (and so ``SCRIPTRUN_SECRETS``) in ``RAY_JOB_CONFIG_JSON_ENV_VAR``,
-    and launch.json is a file. The shim gives the processes their secrets."""
-    env = dict(os.environ)
+    """This driver's environment for the job's processes, without the run's secrets or the
+    job itself: Ray repeats the job's runtime env (and so ``SCRIPTRUN_SECRETS``) in
+    ``RAY_JOB_CONFIG_JSON_ENV_VAR``, and launch.json is a file. The shim gives the processes
+    their secrets."""
+    env = {k: v for k, v in os.environ.items() if k != JOB_VAR}
     config = env.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
-    if config and SECRETS_VAR in config:
+    if config and (SECRETS_VAR in config or JOB_VAR in config):
         data = json.loads(config)
-        (data.get("runtime_env") or {}).get("env_vars", {}).pop(SECRETS_VAR, None)
+        env_vars = (data.get("runtime_env") or {}).get("env_vars", {})
+        env_vars.pop(SECRETS_VAR, None)
+        env_vars.pop(JOB_VAR, None)
         env["RAY_JOB_CONFIG_JSON_ENV_VAR"] = json.dumps(data)
     return env
 
 
-def drive_one_node(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> Outcome:
+def _on_this_node(launch: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """The agent's plan of a single-process job, with this node's environment under the job's
+    (as ``write_launch`` would have made it here): the job's ``bin`` first on this node's ``PATH``."""
+    node = {k: v for k, v in _driver_env().items() if k != SECRETS_VAR}
+    path = os.pathsep.join(p for p in (os.path.dirname(job["python"]),
+                                       job["env"].get("PATH", node.get("PATH", os.defpath))) if p)
+    return {**launch, "processes": [{**p, "env": {**node, **p["env"], "PATH": path}} for p in launch["processes"]]}
+
+
+def drive_one_node(job: dict[str, Any], run_dir: Path) -> Outcome:
     """A single-node job: this driver supervises the processes itself with the shim."""
-    write_launch(run_dir, Path(job["workdir"]), spec, {**_driver_env(), **job["env"]}, job["python"],
-                 grace_seconds=GRACE_SECONDS)
+    if job.get("launch"):
+        write_json_atomic(run_dir / LAUNCH_FILE, _on_this_node(job["launch"], job))
+    else:  # several processes: their ports are this node's to choose
+        from scriptrun.compute.local import write_launch
+        from scriptrun.spec import JobSpec
+
+        write_launch(run_dir, Path(job["workdir"]), JobSpec.model_validate(job["spec"]),
+                     {**_driver_env(), **job["env"]}, job["python"], grace_seconds=GRACE_SECONDS)
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
     Shim(str(run_dir)).run()
     return Outcome.read(run_dir) or Outcome("lost", message="the shim recorded no outcome")
 
 
-def drive_nodes(job: dict[str, Any], spec: JobSpec, run_dir: Path) -> Outcome:
+def drive_nodes(job: dict[str, Any], run_dir: Path) -> Outcome:
     """A multi-node job: one placement-group bundle and one shim (a Ray task) per node."""
     import ray
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    from scriptrun.compute.launch import free_ports, plan_processes, ports_needed
+    from scriptrun.compute.local import build_processes
+    from scriptrun.spec import JobSpec
+
+    spec = JobSpec.model_validate(job["spec"])
 
     ray.init(log_to_driver=False)
     started = time.time()
@@ -207,7 +235,6 @@ def _cancel(ray: Any, refs: list[Any]) -> None:
 
 def drive(job: dict[str, Any]) -> tuple[Outcome, bool]:
     """Run the job; returns its outcome and whether the run folder is shared with the agent."""
-    spec = JobSpec.model_validate(job["spec"])
     run_dir = Path(job["run_dir"])
     shared = job.get("shared_filesystem")
     if shared is None:
@@ -218,9 +245,11 @@ def drive(job: dict[str, Any]) -> tuple[Outcome, bool]:
         os.chdir(run_dir)
         for folder in (f"{WORKDIR}/outputs", f"{WORKDIR}/logs", LOGS_DIR):
             (run_dir / folder).mkdir(parents=True, exist_ok=True)
-        job = {**job, "workdir": str(run_dir / WORKDIR), "env": {**job["env"], "SCRIPTRUN_RUN_DIR": str(run_dir)}}
+        job = {**job, "workdir": str(run_dir / WORKDIR), "env": {**job["env"], "SCRIPTRUN_RUN_DIR": str(run_dir)},
+               "launch": None}  # the agent planned it in its own folders: plan it here
     try:
-        outcome = drive_one_node(job, spec, run_dir) if spec.node_count == 1 else drive_nodes(job, spec, run_dir)
+        one_node = job["spec"].get("node_count", 1) == 1
+        outcome = drive_one_node(job, run_dir) if one_node else drive_nodes(job, run_dir)
         if not shared:
             publish(job, run_dir)
     finally:
@@ -245,8 +274,8 @@ def publish(job: dict[str, Any], run_dir: Path) -> None:
         client.log_artifact(run_id, str(metrics), PUBLISHED_METRICS.rpartition("/")[0])
 
 
-def main(job_file: str) -> int:
-    job = json.loads(Path(job_file).read_text())
+def main(job_file: str | None = None) -> int:
+    job = json.loads(os.environ.get(JOB_VAR) or Path(job_file or JOB_FILE).read_text())
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         outcome, shared = drive(job)
@@ -260,4 +289,4 @@ def main(job_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))
