@@ -50,6 +50,7 @@ import os
 import posixpath
 import shutil
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,10 +231,18 @@ def _read_cache(cache_file: Path) -> tuple[dict[str, list], int]:
 
 def _write_cache(cache_file: Path, files: dict[str, list[int | str]], taken_ns: int) -> None:
     """Replace the stat cache (not fsynced: a lost cache only costs hashing again)."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"taken_ns": taken_ns, "files": files}))
-    os.replace(tmp, cache_file)
+    tmp = cache_file.with_name(f".{cache_file.name}.{_unique()}.tmp")
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"taken_ns": taken_ns, "files": files}))
+        os.replace(tmp, cache_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _unique() -> str:
+    """A temporary file suffix no other process or thread uses at the same time."""
+    return f"{os.getpid()}.{threading.get_ident()}"
 
 
 def _intact(obj: str) -> bool:
@@ -269,7 +278,7 @@ def _store(path: Path, objects: Path, mode: int) -> str:
                 os.chmod(target, wanted)
             return digest
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{_unique()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
         shutil.copyfileobj(src, out, 1 << 20)
