@@ -146,6 +146,14 @@ def test_a_write_in_place_is_evicted_and_later_runs_see_the_source(ws: Workspace
     assert local.remove_workdir(ws, again.id, work2) == []
 
 
+def test_files_already_in_outputs_are_copied(ws: Workspace, source: Path, tmp_path: Path) -> None:
+    (source / "outputs").mkdir()
+    (source / "outputs" / "model.pt").write_bytes(b"from a local debugging run")
+    work = materialize(ws, take_snapshot(ws, source).id, tmp_path / "work", share=True)
+    assert os.stat(work / "outputs" / "model.pt").st_nlink == 1  # runs overwrite outputs in place
+    assert os.stat(work / "train.py").st_nlink > 1
+
+
 def test_a_replaced_file_is_not_a_write_in_place(ws: Workspace, source: Path, tmp_path: Path) -> None:
     snapshot = take_snapshot(ws, source)
     work = materialize(ws, snapshot.id, tmp_path / "work", share=True)

@@ -23,7 +23,8 @@ the filesystem has them (btrfs, XFS, ...: copy-on-write, fully private), else a 
 it, else (another filesystem, a different mode, too many links) a copy. A hard link shares
 the object's inode, so a script writing *into* a source file in place would change the store;
 modes cannot prevent that (root ignores them, and objects keep their source's write bits).
-Instead every object has a fixed mtime (:data:`OBJECT_MTIME_NS`): a write in place moves it.
+Files under ``outputs/`` and ``logs/`` (the folders runs write) are always copied.
+Otherwise every object has a fixed mtime (:data:`OBJECT_MTIME_NS`): a write in place moves it.
 :func:`release_working_copy` (at the end of each run) evicts every object its run wrote that
 way, and remembers the path so later working copies get a private copy of that file;
 :func:`take_snapshot` stores any evicted or changed object afresh from the source, and
@@ -69,6 +70,7 @@ _RACY_NS = 10**9  # a file modified this close before a snapshot is hashed again
 _FICLONE = 0x40049409  # linux/fs.h: clone a file's extents (a reflink)
 _NO_REFLINK: set[tuple[int, int]] = set()  # (store device, destination device) pairs without reflinks
 WRITTEN_FILE = "written.json"  # paths runs wrote in place: always copied into working copies
+RUN_WRITES = ("outputs/", "logs/")  # the folders a run writes into: files already there are always copied
 log = logging.getLogger("scriptrun.snapshot")
 
 
@@ -338,7 +340,7 @@ def materialize(workspace: Workspace, snapshot_id: str, destination: str | os.Pa
         if folder not in folders:
             os.makedirs(f"{dest_s}/{folder}", exist_ok=True)
             folders.add(folder)
-        if rel in private or not (reflink or hardlink):
+        if rel in private or rel.startswith(RUN_WRITES) or not (reflink or hardlink):
             _copy(obj, target, mode)
         elif reflink and _reflink(obj, target, mode):
             continue
