@@ -337,7 +337,7 @@ def cancel_run(run_id: str, wait: float = typer.Option(30.0, "--wait", help="Sec
 
     run = Run.get(_workspace(workspace), run_id)
     run.cancel()
-    status = run.get_status()
+    status = run.status  # what the agent answered: CancelRequested while the processes stop
     out.print(f"{run_id}: {status_text(status)}")
     deadline = time.monotonic() + wait
     while not is_terminal(status) and time.monotonic() < deadline:

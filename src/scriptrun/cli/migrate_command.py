@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 160, soft_wrap=True)
+from scriptrun.cli.common import out
 
 
 def migrate(paths: list[Path] = typer.Argument(..., help="Files or folders (.py and .ipynb, searched recursively)."),
@@ -30,7 +28,7 @@ def migrate(paths: list[Path] = typer.Argument(..., help="Files or folders (.py 
     if diff:
         for result in report.files:
             if result.changed:
-                out.print(result.diff(), markup=False, end="")
-    out.print(report.summary(written=write), markup=False)
+                out.print(result.diff(), markup=False, end="", soft_wrap=True)
+    out.print(report.summary(written=write), markup=False, soft_wrap=True)
     if check and (report.count("unsupported") or report.count("error")):
         raise typer.Exit(1)

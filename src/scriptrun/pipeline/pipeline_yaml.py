@@ -49,19 +49,28 @@ class PipelineStepYaml(JobSpec):
     """An inline job: the job YAML keys, plus reuse settings and ordering. An input may be an
     upstream output, ``"${{parent.jobs.<job>.outputs.<name>}}"``."""
 
-    source_directory: str = "."
-    inputs: dict[str, Union[InputSpec, str]] = Field(default_factory=dict)  # type: ignore[assignment]
-    allow_reuse: bool = True
-    version: str | None = None
-    run_after: list[str] = Field(default_factory=list)
+    source_directory: str = Field(".", description="Folder to snapshot and run the step in, relative to the "
+                                                   "pipeline YAML's folder.")
+    inputs: dict[str, Union[InputSpec, str]] = Field(  # type: ignore[assignment]
+        default_factory=dict, description="Named data inputs: a dataset, or an upstream step's output "
+                                          "`${{parent.jobs.<job>.outputs.<name>}}`.")
+    allow_reuse: bool = Field(True, description="Reuse an earlier run of this step when nothing in its "
+                                                "reuse key changed (`scriptrun pipeline why` says what did).")
+    version: str | None = Field(None, description="A version string that is part of the reuse key: change it "
+                                                  "to force a re-run.")
+    run_after: list[str] = Field(default_factory=list, description="Jobs this one starts after, beyond its "
+                                                                   "data dependencies.")
 
 
 class PipelineYaml(SpecModel):
     """A pipeline YAML file."""
 
-    description: str | None = None
-    inputs: dict[str, Union[bool, int, float, str]] = Field(default_factory=dict)
-    jobs: dict[str, Union[str, PipelineStepYaml]]
+    description: str | None = Field(None, description="What the pipeline does.")
+    inputs: dict[str, Union[bool, int, float, str]] = Field(
+        default_factory=dict, description="Pipeline parameters with their defaults, used as "
+                                          "`${{parent.inputs.<name>}}`; set at submit with --set inputs.NAME=V.")
+    jobs: dict[str, Union[str, PipelineStepYaml]] = Field(
+        description="The steps by name: an inline job, or the path of a job YAML file.")
 
 
 class _Document(SpecModel):  # the top level, checked before each job on its own
