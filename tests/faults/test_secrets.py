@@ -162,3 +162,28 @@ def test_agent_restart_while_queued_keeps_file_secrets_and_fails_clearly_without
         assert "ENV_TOKEN" in message and "resubmit" in message and "FILE_TOKEN" not in message.split(" not found")[0]
     finally:
         stop_agent(ws)
+
+
+@pytest.mark.slow
+def test_sweep_trials_get_the_secrets_sent_with_their_parent(own_ws: Workspace, project, tmp_path, monkeypatch):
+    from scriptrun.train.hyperdrive import GridParameterSampling, HyperDriveConfig, PrimaryMetricGoal, choice
+
+    value = f"sr-sweep-{uuid.uuid4().hex}"
+    monkeypatch.setenv("SWEEP_TOKEN", value)
+    folder = project(train=f"""
+        import argparse, os
+        from scriptrun import Run
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--x", type=float)
+        args = parser.parse_args()
+        Run.get_context().log("acc", args.x if os.environ["SWEEP_TOKEN"] == {value!r} else -1)
+    """)
+    src = ScriptRunConfig(str(folder), "train.py", secret_environment_variables=["SWEEP_TOKEN"])
+    hdc = HyperDriveConfig(GridParameterSampling({"--x": choice(0.1, 0.2)}), "acc", PrimaryMetricGoal.MAXIMIZE,
+                           max_total_runs=2, max_concurrent_runs=2, run_config=src)
+    run = Experiment(own_ws, "secrets").submit(hdc)
+    assert run.wait_for_completion(raise_on_error=False)["status"] == "Completed"
+    assert sorted(c.get_metrics()["acc"] for c in run.get_children()) == [0.1, 0.2]
+    stop_agent(own_ws)
+    # the value is in the script's source (the snapshot) only: no run record, log or store has it
+    assert _files_containing(own_ws.dir, [value.encode()], skip=set(own_ws.snapshots_dir.rglob("*"))) == []
