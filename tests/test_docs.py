@@ -121,6 +121,7 @@ def test_generated_references_cover_the_live_schema_and_cli():
     for name in ("ScriptRunConfig", "Environment", "Dataset", "Run", "Experiment", "Workspace", "Pipeline",
                  "PythonScriptStep", "HyperDriveConfig", "RunConfiguration"):
         assert f".{name}\n" in api, f"API reference misses {name}"
+    assert "RunConfiguration" not in reference + cli, "RunConfiguration belongs in the migration guide only"
     index = hook.troubleshooting_index()
     assert all(f"`{code}`" in index for code in TROUBLESHOOTING)
 

@@ -26,6 +26,12 @@ def test_notebooks_exist_and_are_stored_without_outputs():
                     f"{path.name}: strip the outputs before committing (a cell has some)"
 
 
+def test_notebooks_page_lists_every_notebook():
+    page = (NOTEBOOKS[0].parents[2] / "docs" / "guides" / "notebooks.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"examples/notebooks/{path.name}" in page, f"docs/guides/notebooks.md does not list {path.name}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
