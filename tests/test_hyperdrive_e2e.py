@@ -4,10 +4,12 @@ workspace's store, queried through HyperDriveRun."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from scriptrun import Experiment, ScriptRunConfig
+from scriptrun.hyperdrive.plot import PLOT_FILE
 from scriptrun.train.hyperdrive import (
     GridParameterSampling,
     HyperDriveConfig,
@@ -34,7 +36,7 @@ for epoch in range(1, args.epochs + 1):
 """
 
 
-def test_a_grid_sweep_runs_every_trial_and_finds_the_best(shared_ws, project):
+def test_a_grid_sweep_runs_every_trial_and_finds_the_best(shared_ws, project, tmp_path):
     src = ScriptRunConfig(source_directory=str(project(train=TRAIN)), script="train.py", arguments=["--epochs", 2])
     hdc = HyperDriveConfig(GridParameterSampling({"--x": choice(0.1, 0.9, 0.5)}), "accuracy",
                            PrimaryMetricGoal.MAXIMIZE, max_total_runs=10, max_concurrent_runs=2, run_config=src)
@@ -54,6 +56,9 @@ def test_a_grid_sweep_runs_every_trial_and_finds_the_best(shared_ws, project):
     assert run.get_metrics()[f"{run.id}_2"]["accuracy"] == pytest.approx([0.5, 1.0])
     again = HyperDriveRun(run.experiment, run.id)  # rehydrated by id: knows its primary metric
     assert again.get_best_run_by_primary_metric().id == best.id
+    assert PLOT_FILE in run.get_file_names()  # the primary metric over trials and intervals, in MLflow
+    png = Path(run.download_file(PLOT_FILE, tmp_path / PLOT_FILE)).read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
 
 
 def test_a_misspelt_metric_fails_the_sweep_fast(shared_ws, project):
