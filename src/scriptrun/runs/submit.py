@@ -55,12 +55,12 @@ def submit_job(spec: JobSpec, workspace: Workspace, experiment_name: str, *,
                tags: dict[str, str] | None = None, run_id: str | None = None,
                parent_run_id: str | None = None, yaml_origin: str | None = None) -> Run:
     """Plan ``spec``, hand it to the workspace agent and return the run at once."""
+    client_env, secrets = split_secrets(workspace, spec.secret_environment_variables)  # a missing one: fail first
     plan = plan_job(spec, workspace)
     run_id = run_id or new_run_id(experiment_name)
     tags = dict(tags or {})
     if yaml_origin:
         tags.setdefault("scriptrun.yaml", yaml_origin)
-    client_env, secrets = split_secrets(workspace, spec.secret_environment_variables)
     result = agent_client(workspace).request(Submit(
         run_id=run_id, experiment=experiment_name, spec=spec.model_dump(mode="json"), snapshot_id=plan.snapshot_id,
         tags=tags, parent_run_id=parent_run_id, client_env=client_env, secrets=secrets, client_python=sys.executable,
