@@ -2,16 +2,16 @@
 
 ::
 
-    ScriptrunError                     base of everything scriptrun raises on purpose
-    ├── ConfigError (ValueError)       a job/config is wrong; carries every Problem at once
-    ├── WorkspaceError                 no workspace, unreadable settings, registry conflicts
-    ├── SnapshotError                  the source directory cannot be snapshotted (size limit…)
-    ├── SubmitError                    the job was valid but could not be started
-    │   └── EnvironmentBuildError      building the job's environment failed (log tail included)
-    ├── DataError                      a datastore/dataset operation failed (missing path, conflict…)
-    ├── AgentError                     the local agent could not be reached or started
-    └── RunError                       a run operation failed
-        └── ActivityFailedException    wait_for_completion(raise_on_error=True) on a failed run
+    ScriptrunError                     base of everything scriptrun raises on purpose   SR-ERROR
+    ├── ConfigError (ValueError)       a job/config is wrong; carries every Problem      SR-CONFIG
+    ├── WorkspaceError                 no workspace, unreadable settings, registry…      SR-WORKSPACE
+    ├── SnapshotError                  the source directory cannot be snapshotted        SR-SNAPSHOT
+    ├── SubmitError                    the job was valid but could not be started        SR-SUBMIT
+    │   └── EnvironmentBuildError      building the job's environment failed             SR-ENV-BUILD
+    ├── DataError                      a datastore/dataset operation failed              SR-DATA
+    ├── AgentError                     the local agent could not be reached or started   SR-AGENT
+    └── RunError                       a run operation failed                            SR-RUN
+        └── ActivityFailedException    wait_for_completion(raise_on_error=True) failed   SR-RUN-FAILED
 
 User errors (``is_user_error = True``) are printed by the CLI as headline + location +
 hint, without a traceback; anything else is an internal error and keeps its traceback.
