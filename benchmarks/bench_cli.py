@@ -9,8 +9,8 @@ with the workspace's agent warm:
 * ``python -c "import scriptrun"``
 
 Baselines: ``python -c pass`` (the interpreter's own start), a minimal typer app's ``--help``
-(the floor of any typer CLI on this machine: typer 0.2x builds pydantic adapters for its
-parameters), and ``mlflow runs list`` on the same store (what MLflow's own CLI costs).
+and one command with one option (the floor of any typer CLI on this machine: typer 0.2x
+validates parameters with pydantic, so every command imports it), and ``mlflow runs list`` on the same store (what MLflow's own CLI costs).
 Absolute targets depend on the machine; the ratios are what to compare between runs.
 
 ``--src DIR`` measures another checkout's CLI (e.g. ``git archive <commit> src | tar -x -C
@@ -98,12 +98,16 @@ def main() -> int:
             json_flag = ["--json"] if legacy else ["-o", "json"]
             figures = {
                 "python -c pass": median_ms([py, "-c", "pass"], args.repeat, root, env),
+                # as scriptrun prints it when not on a terminal: plain, without rich
                 "minimal typer --help": median_ms([py, str(root / "typer_min.py"), "--help"], args.repeat, root,
-                                                  env),
+                                                  {**env, "TYPER_USE_RICH": "0"}),
+                "minimal typer command": median_ms([py, str(root / "typer_min.py"), "--name", "x"], args.repeat,
+                                                   root, env),
                 "import scriptrun": median_ms([py, "-c", "import scriptrun"], args.repeat, root, env),
                 "--help": median_ms([*scriptrun, "--help"], args.repeat, root, env),
                 "run list": median_ms([*scriptrun, "run", "list"], args.repeat, root, env),
-                "run show": median_ms([*scriptrun, "run", "show", run_id, *json_flag], args.repeat, root, env),
+                "run show": median_ms([*scriptrun, "run", "show", run_id, *([] if legacy else json_flag)],
+                                      args.repeat, root, env),
                 "run list --last 1000 -o json": median_ms([*scriptrun, "run", "list", "--last", str(args.runs),
                                                            *json_flag], args.repeat, root, env),
             }

@@ -195,3 +195,12 @@ def test_children_are_listed_under_their_parent_and_shown_as_a_tree(proj: Path):
     assert all(c.id[len(parent.id) + 1:] in shown for c in children) and shown.count("Completed") >= 3, shown
     tree = json.loads(ok(cli("run", "show", parent.id, "-o", "json", cwd=proj)).stdout)
     assert sorted(c["runId"] for c in tree["children"]) == sorted(c.id for c in children)
+
+
+def test_shell_completion(proj: Path):
+    scriptrun = Path(sys.executable).parent / "scriptrun"
+    script = subprocess.run([scriptrun, "--show-completion", "bash"], capture_output=True, text=True, cwd=proj)
+    assert script.returncode == 0 and "_scriptrun_completion" in script.stdout, script.stderr
+    env = {**os.environ, "COMP_WORDS": "scriptrun run li", "COMP_CWORD": "2", "_SCRIPTRUN_COMPLETE": "complete_bash"}
+    completed = subprocess.run([scriptrun], capture_output=True, text=True, cwd=proj, env=env)
+    assert completed.stdout.split() == ["list"], completed.stdout

@@ -31,6 +31,12 @@ def test_cli_start_up_loads_no_spec_models_and_no_tracking():
     assert "scriptrun.spec.job" not in modules and "scriptrun.agent.protocol" not in modules
 
 
+def test_listing_runs_defines_no_spec_model():
+    modules = loaded_after("from scriptrun.runs.run import Run, list_runs")
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}, modules
+    assert "scriptrun.spec.job" not in modules
+
+
 def test_a_public_name_loads_only_what_it_needs():
     modules = loaded_after("from scriptrun import Workspace, RunStatus, ConfigError")
     assert not {m for m in modules if m.split(".")[0] in HEAVY}, modules

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scriptrun.errors import Problem
 from scriptrun.rundir import Outcome
-from scriptrun.spec import JobSpec
+
+if TYPE_CHECKING:  # annotations only: importing the backend protocol defines no spec model
+    from scriptrun.spec import JobSpec
 
 # A run's secret values reach its supervisor (the shim) in this one variable of the shim's
 # own environment, never in launch.json; the shim adds them to each process's environment and
