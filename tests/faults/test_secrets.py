@@ -82,11 +82,16 @@ def test_a_missing_secret_is_a_submit_error_naming_where_to_put_it(tmp_path, pro
     ws = Workspace.create(tmp_path / "ws")
     monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
     src = ScriptRunConfig(str(project(train="print(1)")), "train.py", secret_environment_variables=["NOT_SET_TOKEN"])
-    with pytest.raises(SubmitError) as info:
+    with pytest.raises(ConfigError) as info:  # a validation problem of the field, before anything runs
         Experiment(ws, "secrets").submit(src)
     message = str(info.value)
-    assert "NOT_SET_TOKEN" in message and "export NOT_SET_TOKEN" in message and "secrets.env" in message
+    assert "secret_environment_variables" in message and "NOT_SET_TOKEN" in message
+    assert "export NOT_SET_TOKEN" in message and "secrets.env" in message
     assert not ws.runs_dir.exists() or not any(ws.runs_dir.iterdir())  # no run was created
+    with pytest.raises(SubmitError, match="NOT_SET_TOKEN"):  # the submission path checks again
+        from scriptrun.runs.submit import submit_job
+
+        submit_job(src.to_job_spec(), ws, "secrets")
 
 
 def test_a_secrets_file_others_can_read_is_refused(tmp_path, project):
@@ -97,7 +102,7 @@ def test_a_secrets_file_others_can_read_is_refused(tmp_path, project):
     with pytest.raises(WorkspaceError, match="chmod 600"):
         vault.get_secret("FILE_TOKEN")
     src = ScriptRunConfig(str(project(train="print(1)")), "train.py", secret_environment_variables=["FILE_TOKEN"])
-    with pytest.raises(SubmitError, match=r"readable by other users \(mode 644\).*chmod 600"):
+    with pytest.raises(ConfigError, match=r"readable by other users \(mode 644\).*chmod 600"):
         Experiment(ws, "secrets").submit(src)
 
 

@@ -290,7 +290,7 @@ class Agent:
         try:
             return resolve_secrets(names, held, self.ws)
         except WorkspaceError as exc:
-            raise RunError(f"{exc}. Values taken from the submitting environment live only in the memory of "
+            raise RunError(f"{exc.message}. Values taken from the submitting environment live only in the memory of "
                            "the agent that received the run: if it restarted before the run started, resubmit "
                            "the run or store them in the secrets file") from None
 

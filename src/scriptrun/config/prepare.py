@@ -3,13 +3,15 @@
 This is the full validation pass that ``Experiment.submit`` and ``scriptrun validate FILE``
 run: the builder is read once into a spec, registered environment names and datasets are resolved
 (a dataset reference is pinned to its current version), and the environment-dependent
-checks (files, data paths, datastores, compute targets, what this machine can build) are applied.
+checks (files, data paths, datastores, compute targets, what this machine can build, that every
+secret has a value) are applied.
 Every problem is reported together, pointing at the YAML file and line when the config came
 from YAML.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from scriptrun.spec.checks import (
 )
 from scriptrun.spec.job import LOCAL_TARGET, DockerSpec, JobSpec
 from scriptrun.workspace import Workspace
+from scriptrun.workspace.keyvault import resolve_secrets
 
 if TYPE_CHECKING:
     from scriptrun.config.script_run_config import ScriptRunConfig
@@ -54,6 +57,11 @@ def prepare_job(config: ScriptRunConfig, workspace: Workspace) -> JobSpec:
         warnings.warn(notice, ConfigNotice, stacklevel=3)
     spec, data_problems = resolve_data(spec, workspace)
     problems += data_problems
+    if spec.secret_environment_variables:
+        try:  # only checked here: the values are taken again at submission, never kept
+            resolve_secrets(spec.secret_environment_variables, os.environ, workspace)
+        except WorkspaceError as exc:
+            problems.append(Problem("secret_environment_variables", exc.message))
     targets = target_definitions(workspace)
     problems += check_for_submit(spec, known_targets=targets)
     if spec.compute_target == LOCAL_TARGET or spec.compute_target in targets:

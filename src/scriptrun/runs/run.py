@@ -438,7 +438,7 @@ class Run:
             try:
                 found.update(self.experiment.workspace.get_default_keyvault().get_secrets(rest))
             except WorkspaceError as exc:
-                raise RunError(f"{exc}; or declare it for the job: "
+                raise RunError(f"{exc.message}; or declare it for the job: "
                                f"ScriptRunConfig(..., secret_environment_variables=[{rest[0]!r}])") from None
         return {n: found[n] for n in secrets}
 

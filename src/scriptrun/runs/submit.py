@@ -92,7 +92,7 @@ def split_secrets(workspace: Workspace, names: Iterable[str]) -> tuple[dict[str,
     try:
         secrets = resolve_secrets(sorted(names), os.environ, workspace) if names else {}
     except WorkspaceError as exc:
-        raise SubmitError(str(exc)) from None
+        raise SubmitError(exc.message) from None
     return {k: v for k, v in os.environ.items() if k not in names}, secrets
 
 
