@@ -126,7 +126,8 @@ def test_hyperdrive_sweep_from_v1_yaml_and_sweep_show(proj: Path):
     assert "best accuracy so far: 1.8" in proc.stdout, proc.stdout
     show = ok(cli("sweep", "show", run_id, cwd=proj))
     lines = [line for line in show.stdout.splitlines() if run_id + "_" in line]
-    assert [line.split()[1] for line in lines] == [f"{run_id}_1", f"{run_id}_2", f"{run_id}_0"], show.stdout
+    trials = [next(word for word in line.split() if word.startswith(run_id + "_")) for line in lines]
+    assert trials == [f"{run_id}_1", f"{run_id}_2", f"{run_id}_0"], show.stdout
     assert "--x=0.9" in lines[0] and "1.8" in lines[0] and "Completed" in lines[0]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,6 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
     from scriptrun.workspace import Workspace
 
@@ -91,13 +91,54 @@ def emit(data: Any, output: Output, table: Callable[[], None]) -> None:
         table()
 
 
-def make_table(*columns: str) -> Table:
-    from rich.table import Table
+_MARKUP = re.compile(r"\[/?(?:bold|dim|red|green|yellow|cyan)?\]")
 
-    table = Table(*columns)
-    for column in table.columns:
-        column.no_wrap = True
-    return table
+
+def plain(text: str) -> str:
+    """``text`` without the rich markup this CLI writes (``[bold]``, ``[green]``, ``[/]``, …)."""
+    return _MARKUP.sub("", text)
+
+
+def echo(text: str = "") -> None:
+    """One line on stdout: rich markup rendered on a terminal; plain text otherwise, written
+    directly (pipes and CI logs get no colour codes, and no rich import)."""
+    if sys.stdout.isatty():
+        out.print(text)
+    else:
+        sys.stdout.write(plain(text) + "\n")
+
+
+class Table:
+    """Rows under a header: a rich table on a terminal; otherwise plain columns separated by two
+    spaces (like ``docker ps``), easy to read in CI logs and to cut with ``awk``."""
+
+    def __init__(self, *columns: str):
+        self.columns = columns
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(cells)
+
+    def print(self) -> None:
+        if sys.stdout.isatty():
+            from rich.box import SIMPLE_HEAD
+            from rich.table import Table as RichTable
+
+            table = RichTable(*self.columns, box=SIMPLE_HEAD, header_style="bold")
+            table.columns[0].no_wrap = True  # names and ids whole; the other columns wrap if they must
+            for row in self.rows:
+                table.add_row(*row)
+            out.print(table)
+            return
+        rows = [self.columns, *((plain(cell) for cell in row) for row in self.rows)]
+        rows = [tuple(row) for row in rows]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(self.columns))]
+        sys.stdout.write("".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+                                 for row in rows))
+
+
+def make_table(*columns: str) -> Table:
+    return Table(*columns)
 
 
 def choice(value: Optional[str], valid: list[str], option: str) -> Optional[str]:

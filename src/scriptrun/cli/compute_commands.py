@@ -43,7 +43,7 @@ def list_targets(output: Output = OutputOpt, workspace: Optional[Path] = Workspa
         for row in rows:
             t.add_row(row["name"], row["type"], row["address"] or ("this machine (built in)"
                                                                    if row["name"] == "local" else ""))
-        out.print(t)
+        t.print()
 
     emit(rows, output, table)
 

@@ -38,7 +38,7 @@ def list_datastores(output: Output = OutputOpt, workspace: Optional[Path] = Work
         t = make_table("Name", "Type", "URL")
         for row in rows:
             t.add_row(row["name"], row["type"], row["url"])
-        out.print(t)
+        t.print()
 
     emit(rows, output, table)
 
@@ -96,7 +96,7 @@ def list_datasets(output: Output = OutputOpt, workspace: Optional[Path] = Worksp
         for row in rows:
             t.add_row(row["name"], str(row["version"]), row["type"], row["fingerprint"] or "",
                       row["description"] or "")
-        out.print(t)
+        t.print()
 
     emit(rows, output, table)
 

@@ -35,7 +35,7 @@ def list_envs(output: Output = OutputOpt, workspace: Optional[Path] = WorkspaceO
         t = make_table("Name", "Version", "Packages")
         for row in rows:
             t.add_row(row["name"], str(row["version"]), row["packages"])
-        out.print(t)
+        t.print()
 
     emit(rows, output, table)
 

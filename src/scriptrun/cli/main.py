@@ -24,6 +24,7 @@ from scriptrun.cli.common import (
     WorkspaceOpt,
     choice,
     duration,
+    echo,
     emit,
     err,
     make_table,
@@ -213,7 +214,7 @@ def list_runs(
     for row, depth in _tree_order(rows):
         table.add_row("  " * depth + ("└ " if depth else "") + row["runId"], row["experiment"],
                       status_text(row["status"]), short_time(row.get("startTimeUtc")), duration(row), row["target"])
-    out.print(table)
+    table.print()
 
 
 def _tree_order(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
@@ -269,30 +270,29 @@ def _show_table(details: dict[str, Any]) -> None:
         fields.append(("Log", f"{name} ({path})"))
     for name, value in fields:
         if value:
-            out.print(f"[bold]{name + ':':<15}[/]{value}")
+            echo(f"[bold]{name + ':':<15}[/]{value}")
     if details.get("children"):
-        from rich.tree import Tree
-
-        tree = Tree(f"[bold]{details['runId']}[/]")
-        _add_children(tree, details)
-        out.print(tree)
+        echo(f"[bold]{details['runId']}[/]")
+        _echo_children(details, "")
 
 
-def _add_children(node: Any, details: dict[str, Any]) -> None:
+def _echo_children(details: dict[str, Any], indent: str) -> None:
+    """The tree of a parent's steps or trials: name, status, duration, what a reused one reused."""
     prefix = details["runId"] + "_"
-    for child in details.get("children", []):
+    children = details.get("children", [])
+    for i, child in enumerate(children):
+        last = i == len(children) - 1
         name = child["runId"][len(prefix):] if child["runId"].startswith(prefix) else child["runId"]
-        reused = f" [dim]reused {child['reusedFrom']}[/]" if child.get("reusedFrom") else ""
         took = duration(child)
-        branch = node.add(f"[bold]{name}[/] {status_text(child['status'])}" + (f" {took}" if took else "")
-                          + reused)
-        _add_children(branch, child)
+        reused = f" [dim]reused {child['reusedFrom']}[/]" if child.get("reusedFrom") else ""
+        echo(f"{indent}{'└── ' if last else '├── '}[bold]{name}[/] {status_text(child['status'])}"
+             + (f" {took}" if took else "") + reused)
+        _echo_children(child, indent + ("    " if last else "│   "))
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    """``text`` shown as it is on a terminal (rich would read ``[...]`` in it as markup)."""
+    return text.replace("[", "\\[") if sys.stdout.isatty() else text
 
 
 @run_app.command("logs")
@@ -431,7 +431,7 @@ def _key_values(data: dict[str, Any]) -> None:
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = ", ".join(map(str, value)) or "-"
-        out.print(f"[bold]{key + ':':<24}[/]{_escape(str(value))}")
+        echo(f"[bold]{key + ':':<24}[/]{_escape(str(value))}")
 
 
 @workspace_app.command("create")

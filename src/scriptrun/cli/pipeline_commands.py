@@ -195,7 +195,7 @@ def list_published(output: Output = OutputOpt, workspace: Optional[Path] = Works
         for row in rows:
             t.add_row(row["name"], str(row["version"]), row["label"] or "", ", ".join(row["steps"]),
                       row["description"] or "")
-        out.print(t)
+        t.print()
 
     emit(rows, output, table)
 

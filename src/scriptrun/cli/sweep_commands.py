@@ -141,7 +141,7 @@ def show(run_id: str = typer.Argument(..., help="A HyperDrive run id (HD_...).")
             t.add_row(row["run_id"], _params(row["hyperparameters"]), "" if value is None else f"{value:g}",
                       status_text(row["status"]), row["why_stopped"])
         out.print(f"sweep [bold]{run_id}[/]: {status_text(status)}, {len(rows)} trial(s)")
-        out.print(t)
+        t.print()
 
     emit({"run_id": run_id, "status": status, "primary_metric": metric, "goal": goal, "trials": rows},
          output_format(output, as_json), table)
