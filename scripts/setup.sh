@@ -6,14 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-if ! command -v mpirun >/dev/null 2>&1 || ! command -v dot >/dev/null 2>&1; then
+if ! command -v mpirun >/dev/null 2>&1 || ! command -v dot >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "==> installing Open MPI and Graphviz (apt-get)"
+        echo "==> installing Open MPI, Graphviz and Chromium (apt-get)"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev graphviz >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openmpi-bin libopenmpi-dev graphviz chromium >/dev/null
     else
-        echo "==> warning: mpirun or dot not found; MPI jobs need Open MPI and pipeline pictures need Graphviz" \
-             "(sudo apt-get install openmpi-bin libopenmpi-dev graphviz)"
+        echo "==> warning: mpirun, dot or chromium not found; MPI jobs need Open MPI, pipeline pictures Graphviz," \
+             "the MLflow UI screenshot test Chromium (sudo apt-get install openmpi-bin libopenmpi-dev graphviz chromium)"
     fi
 fi
 

@@ -120,7 +120,10 @@ class Handlers:
                 if remaining <= 0:
                     break
                 self.agent.changed.wait(remaining)
-            return record.status
+            status = record.status
+        if record.is_terminal:  # an ended run's end is in MLflow too when the client hears of it
+            self.agent.tracking.flush(record.mlflow_run_id, timeout=max(0.0, deadline - time.monotonic()) + 5.0)
+        return status
 
     def waiting(self, request: p.Waiting) -> dict[str, Any]:
         agent = self.agent

@@ -13,6 +13,7 @@ nothing is lost or done twice when an agent dies mid-pipeline or mid-sweep.
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import logging
 import queue
@@ -75,6 +76,8 @@ class ControllerHost:
         self.agent = agent
         self.controllers: dict[str, Hosted] = {}
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._unseen: collections.Counter[str] = collections.Counter()  # parent → child events not yet handled
+        self._unseen_lock = threading.Lock()
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -110,7 +113,23 @@ class ControllerHost:
 
     def notify(self, parent_run_id: str, child_run_id: str) -> None:
         if parent_run_id in self.controllers:
+            with self._unseen_lock:
+                self._unseen[parent_run_id] += 1
             self.events.put((parent_run_id, child_run_id))
+
+    def deciding(self, parent_run_id: str | None) -> bool:
+        """Whether the parent's controller has child events still to handle: its queued
+        children wait (a failed child may cancel them)."""
+        with self._unseen_lock:
+            return bool(parent_run_id and self._unseen[parent_run_id] > 0)
+
+    def _seen(self, parent_run_id: str) -> None:
+        with self._unseen_lock:
+            self._unseen[parent_run_id] -= 1
+            if self._unseen[parent_run_id] <= 0:
+                del self._unseen[parent_run_id]
+        with self.agent.changed:  # the scheduler may start its queued children now
+            self.agent.changed.notify_all()
 
     def cancel(self, parent_run_id: str) -> None:
         hosted = self.controllers.get(parent_run_id)
@@ -139,7 +158,10 @@ class ControllerHost:
                 parent_id = child_id = ""
             try:
                 if parent_id:
-                    self._child_changed(parent_id, child_id)
+                    try:
+                        self._child_changed(parent_id, child_id)
+                    finally:
+                        self._seen(parent_id)
                 now = time.time()
                 if now - last_metrics >= METRICS_SECONDS:
                     last_metrics = now

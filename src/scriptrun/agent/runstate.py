@@ -48,6 +48,7 @@ class RunRecord:
     reuse_key: str | None = None  # the content key of its plan (runs.submit.plan_job)
     reuse_components: dict[str, Any] = field(default_factory=dict)
     reused_from: str | None = None  # a reused step: the run whose results it shows
+    mlflow_queued: bool = False  # MLflow written by the agent's queue (``mlflow.json`` says how far)
     display_name: str = ""  # its name in MLflow, unless a ``mlflow.runName`` tag renames it
     description: str | None = None  # its description in MLflow, unless a ``mlflow.note.content`` tag sets one
 

@@ -21,17 +21,29 @@ import os
 import shutil
 import signal
 import socketserver
-import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from scriptrun.agent.handlers import Handlers
 from scriptrun.agent.host import ControllerHost
 from scriptrun.agent.protocol import Submit
 from scriptrun.agent.runstate import RunRecord, lineage_tags, outcome_status
-from scriptrun.agent.tracking import Tracking
+from scriptrun.agent.runview import (
+    DESCRIPTION_TAG,
+    MLFLOW_WORDS,
+    RUN_NAME_TAG,
+    USER_TAG,
+    description_with_error,
+    error_text,
+    run_params,
+    snapshot_mentions,
+)
+from scriptrun.agent.tracking import SyncState, Tracking
 from scriptrun.compute import local
 from scriptrun.compute.backend import SECRET_NAMES_VAR, ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
@@ -59,6 +71,8 @@ from scriptrun.workspace.snapshot import remove_escaping_links
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
 WAIT_SLICE = 0.5
+JOB_YAML_FILE = "job.yml"  # the user's job YAML, when the run was submitted from one
+ERROR_FILE = "error.txt"
 
 
 class Agent:
@@ -72,6 +86,7 @@ class Agent:
         self.active: set[str] = set()  # runs being prepared, executed or finalised here
         self.cancel_reasons: dict[str, str] = {}  # runs asked to stop, and why
         self.secrets: dict[str, dict[str, str]] = {}  # run id → secret values sent with it (memory only)
+        self._mentions_mlflow: dict[str, bool] = {}  # snapshot id → its files mention MLflow
         self.reusable: dict[str, str] = {}  # reuse key → newest Completed run with it
         self.backends: dict[str, ComputeBackend] = {}
         self.host = ControllerHost(self)
@@ -79,6 +94,8 @@ class Agent:
         self.last_activity = time.monotonic()
         self.started = time.time()
         self.stopping = threading.Event()
+        self.in_flight = 0  # requests being answered
+        self.flight_lock = threading.Lock()
         self.server: socketserver.ThreadingUnixStreamServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -98,6 +115,8 @@ class Agent:
             self.server.serve_forever(poll_interval=0.2)
         finally:
             self.server.server_close()
+            if not self.tracking.flush(timeout=60):  # what is left is replayed by the next agent
+                log.warning("stopping with MLflow writes still queued")
             try:
                 if sock.exists():
                     sock.unlink()
@@ -131,6 +150,8 @@ class Agent:
             self.records[record.run_id] = record
             self._index_reusable(record)
         for record in sorted(self.records.values(), key=lambda r: r.created):
+            self._replay_tracking(record)
+        for record in sorted(self.records.values(), key=lambda r: r.created):
             if record.is_terminal or record.status == RunStatus.QUEUED.value:
                 continue  # the scheduler picks queued runs up
             if record.kind.is_controlled():
@@ -145,12 +166,31 @@ class Agent:
                     shutil.rmtree(record.path / WORKDIR, ignore_errors=True)
                     self.set_status(record, RunStatus.QUEUED)
 
+    def _replay_tracking(self, record: RunRecord) -> None:
+        """Queue again what an agent that died had not yet written to MLflow (the run's
+        ``mlflow.json`` says how far it got; the run folder has the rest)."""
+        state = SyncState(record.path)
+        if not record.mlflow_queued:  # an agent that wrote MLflow before answering: all there
+            if not record.is_terminal:
+                state.created, state.offset, state.steps = True, record.ingested_offset, dict(record.metric_steps)
+                state.save()
+                record.mlflow_queued = True
+                record.save()
+            return
+        record.ingested_offset = state.offset  # re-apply what MLflow may not have
+        if not state.created:
+            self._create_in_mlflow(record, replay=True)
+        if record.is_terminal and not state.ended:
+            self._track_end(record)
+        elif record.status in (RunStatus.RUNNING.value, RunStatus.FINALIZING.value):
+            self.tracking.set_running(record.mlflow_run_id)
+
     def _idle_loop(self) -> None:
         timeout = self.ws.settings.agent_idle_timeout_seconds
         while not self.stopping.wait(1.0):
             with self.lock:
                 busy = any(not r.is_terminal and r.kind is not RunKind.INTERACTIVE for r in self.records.values())
-                if busy or self.active:
+                if busy or self.active or self.in_flight or self.tracking.pending():
                     self.last_activity = time.monotonic()
                 elif time.monotonic() - self.last_activity > timeout:
                     log.info("idle for %.0f s: stopping", timeout)
@@ -174,27 +214,26 @@ class Agent:
             client_env = {k: v for k, v in request.client_env.items() if k not in secret_names}
             if request.secrets:
                 self.secrets[request.run_id] = dict(request.secrets)
-            mlflow_tags = {**tags, "scriptrun.run_id": request.run_id, "scriptrun.run_type": request.kind.value}
-            if request.snapshot_id:
-                mlflow_tags["scriptrun.snapshot_id"] = request.snapshot_id
-            if request.spec and request.spec.get("script"):
-                mlflow_tags["mlflow.source.name"] = str(request.spec["script"])
-            if request.parent_run_id:
-                mlflow_tags["mlflow.parentRunId"] = self.records[request.parent_run_id].mlflow_run_id
-            if original is not None:
-                mlflow_tags["scriptrun.reused_from"] = original.run_id
-            mlflow_run_id, _ = self.tracking.create_run(request.experiment, request.run_id, mlflow_tags)
+            user = request.client_env.get("USER") or request.client_env.get("LOGNAME") or getpass.getuser()
+            yaml_file = tags.get("scriptrun.yaml")
+            if yaml_file and os.path.isfile(yaml_file):  # the user's own job file, kept next to job.json
+                shutil.copyfile(yaml_file, run_dir / JOB_YAML_FILE)
+            description = self._description(request.spec, tags, run_dir)
+            run_name = tags.get(RUN_NAME_TAG) or self._short_name(request.experiment)
             record = RunRecord(run_id=request.run_id, experiment=request.experiment, run_dir=str(run_dir),
-                               mlflow_run_id=mlflow_run_id, spec=request.spec, snapshot_id=request.snapshot_id,
+                               mlflow_run_id="", spec=request.spec, snapshot_id=request.snapshot_id,
                                parent_run_id=request.parent_run_id, target=request.target, kind=request.kind,
                                tags=dict(request.tags), properties=dict(request.properties),
-                               submitted_by=getpass.getuser(), client_env=client_env,
+                               submitted_by=user, client_env=client_env, display_name=run_name,
+                               description=description,
                                client_python=request.client_python, reuse_key=request.reuse_key,
                                reuse_components=dict(request.reuse_components))
             record.phases[RunStatus.QUEUED.value] = record.created
+            record.reused_from = original.run_id if original is not None else None
+            record.mlflow_run_id = self._create_in_mlflow(record)
+            record.mlflow_queued = True
             record.save()
             self.records[record.run_id] = record
-            self.tracking.set_tags(mlflow_run_id, {"scriptrun.status": RunStatus.QUEUED.value})
             if original is not None:
                 self._reuse(record, original)
             elif not record.kind.has_processes():
@@ -202,17 +241,51 @@ class Agent:
             self.changed.notify_all()
             return record
 
+    def _create_in_mlflow(self, record: RunRecord, *, replay: bool = False) -> str:
+        """Queue the run's creation in MLflow: name, user, description, params and tags, all
+        from the record (so a restarted agent can replay it). Returns its MLflow id."""
+        tags = {**{str(k): "" if v is None else str(v) for k, v in record.tags.items()},
+                "scriptrun.run_id": record.run_id, "scriptrun.run_type": record.kind.value,
+                USER_TAG: record.submitted_by, RUN_NAME_TAG: record.display_name}
+        if record.snapshot_id:
+            tags["scriptrun.snapshot_id"] = record.snapshot_id
+        if record.spec and record.spec.get("script"):
+            tags["mlflow.source.name"] = str(record.spec["script"])
+        if record.parent_run_id:
+            tags["mlflow.parentRunId"] = self.records[record.parent_run_id].mlflow_run_id
+        if record.reused_from:
+            tags["scriptrun.reused_from"] = record.reused_from
+        if record.description:
+            tags[DESCRIPTION_TAG] = record.description
+        return self.tracking.create_run(
+            record.path, record.experiment, record.display_name, tags, run_params(record.spec, record.target),
+            mlflow_run_id=record.mlflow_run_id if replay else None,
+            scheduled=lambda: record.status in (RunStatus.QUEUED.value, RunStatus.PREPARING.value))
+
+    @staticmethod
+    def _description(spec: dict[str, Any] | None, tags: dict[str, Any], run_dir: Path) -> str | None:
+        """The run's description: its spec's, a ``mlflow.note.content`` tag (``run.description``),
+        or the ``description:`` of the job YAML it was submitted from."""
+        if (spec or {}).get("description") or tags.get(DESCRIPTION_TAG):
+            return (spec or {}).get("description") or tags.get(DESCRIPTION_TAG)
+        try:
+            data = yaml.safe_load((run_dir / JOB_YAML_FILE).read_text())
+        except (OSError, yaml.YAMLError):
+            return None
+        return str(data["description"]) if isinstance(data, dict) and data.get("description") else None
+
+    def _short_name(self, experiment: str) -> str:
+        """``<experiment>-<n>``: the run's name in MLflow (its id stays the id)."""
+        return f"{experiment}-{sum(1 for r in self.records.values() if r.experiment == experiment) + 1}"
+
     def _reuse(self, record: RunRecord, original: RunRecord) -> None:
         """Complete ``record`` as a reuse of ``original``: its results are the original's."""
-        record.reused_from = original.run_id
         record.properties["azureml.isreused"] = "true"
         record.properties["scriptrun.reused_from"] = original.run_id
         record.input_datasets = list(original.input_datasets)
         record.output_datasets = list(original.output_datasets)
         record.environment = dict(original.environment)
         record.save()
-        self.tracking.set_tags(record.mlflow_run_id, {f"scriptrun.property.{k}": v for k, v in
-                                                      record.properties.items()})
         self.set_status(record, RunStatus.COMPLETED)
 
     def _index_reusable(self, record: RunRecord) -> None:
@@ -243,6 +316,8 @@ class Agent:
                     cap = self.host.child_limit(record.parent_run_id)
                     if cap is not None and per_parent.get(record.parent_run_id, 0) >= cap:
                         continue
+                    if self.host.deciding(record.parent_run_id):
+                        continue  # its parent's controller has yet to hear how a sibling ended
                     per_parent[record.parent_run_id] = per_parent.get(record.parent_run_id, 0) + 1
                     free -= 1
                     self.active.add(record.run_id)
@@ -257,12 +332,10 @@ class Agent:
             self.set_status(record, RunStatus.PREPARING)
             workdir = record.path / WORKDIR
             local.make_workdir(self.ws, record.snapshot_id or "", workdir)
-            with self.lock:
-                contract = local.contract_env(
-                    run_id=record.run_id, experiment=record.experiment, workspace_root=str(self.ws.root),
-                    run_dir=str(record.path), tracking_uri=self.ws.tracking_uri,
-                    mlflow_run_id=record.mlflow_run_id,
-                    mlflow_experiment_id=self.tracking.experiment_id(record.experiment))
+            contract = local.contract_env(
+                run_id=record.run_id, experiment=record.experiment, workspace_root=str(self.ws.root),
+                run_dir=str(record.path), tracking_uri=self.ws.tracking_uri, mlflow_run_id=record.mlflow_run_id,
+                mlflow_experiment_id=self.tracking.known_experiment_id(record.experiment))
             spec, python, extra_env = self._prepare(record, spec, workdir)
             if record.run_id in self.cancel_reasons:
                 self.finish(record, RunStatus.CANCELED, None)
@@ -270,14 +343,26 @@ class Agent:
             env = {**local.job_env(spec, backend.base_env(record.client_env), contract), **extra_env}
             if secrets:
                 env[SECRET_NAMES_VAR] = ",".join(secrets)
+            if record.target != "local" or self._may_use_mlflow(record, spec, workdir):
+                self.tracking.flush(record.mlflow_run_id)  # the run must exist in MLflow before it starts
             backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id,
                                  secrets=secrets))
             self._follow(record, backend)
         except BuildCanceled:  # canceled while its environment was built: the build is stopped
-            self._keep_logs(record)
             self.finish(record, RunStatus.CANCELED, None)
         except Exception as exc:  # noqa: BLE001 - any failure must end the run, not hang it
             self._fail(record, exc)
+
+    def _may_use_mlflow(self, record: RunRecord, spec: JobSpec, workdir: Path) -> bool:
+        """Whether the job may write to MLflow itself (``MLFLOW_RUN_ID``), so that its run must
+        exist there first: its source files, command or environment mention ``mlflow`` (a
+        library that logs to MLflow on its own is in the environment). Cached per snapshot."""
+        key = record.snapshot_id or str(workdir)
+        if key not in self._mentions_mlflow:
+            self._mentions_mlflow[key] = snapshot_mentions(workdir, MLFLOW_WORDS)
+        text = json.dumps([spec.command, spec.environment.model_dump() if isinstance(spec.environment, EnvironmentSpec)
+                           else spec.environment, spec.environment_variables]).lower()
+        return self._mentions_mlflow[key] or any(word.decode() in text for word in MLFLOW_WORDS)
 
     def _secrets(self, record: RunRecord, names: list[str]) -> dict[str, str]:
         """The values of a run's secret variables: those sent with it or with an ancestor
@@ -339,17 +424,7 @@ class Agent:
         else:
             log.error("run %s failed in the agent", record.run_id, exc_info=exc)
             error = {"code": "SystemError", "message": f"{type(exc).__name__}: {exc}"}
-        self._keep_logs(record)
-        self.finish(record, RunStatus.FAILED, error)
-
-    def _keep_logs(self, record: RunRecord) -> None:
-        """What a run that ends before starting logged so far (an environment's build log)
-        stays a file of the run."""
-        try:
-            with self.lock:
-                self.tracking.log_artifacts(record.mlflow_run_id, record.path / LOGS_DIR, "user_logs")
-        except Exception:  # noqa: BLE001 - the run is ending anyway; say so in the agent's log
-            log.exception("uploading the logs of %s failed", record.run_id)
+        self.finish(record, RunStatus.FAILED, error)  # what it logged so far (a build log) is uploaded with its end
 
     def _prepare(self, record: RunRecord, spec: JobSpec, workdir: Path) -> tuple[JobSpec, str, dict[str, str]]:
         """What the job needs before it starts (while the run shows ``Preparing``): its
@@ -371,32 +446,25 @@ class Agent:
             record.environment = {"hash": built.hash, "cached": built.cached, "seconds": round(built.seconds, 3),
                                   "path": str(built.path)}
             record.save()
-            with self.lock:
-                self.tracking.set_tags(record.mlflow_run_id, {"scriptrun.environment_hash": built.hash,
-                                                              "scriptrun.environment_cached": str(built.cached)})
+            self.tracking.set_tags(record.mlflow_run_id, {"scriptrun.environment_hash": built.hash,
+                                                          "scriptrun.environment_cached": str(built.cached)})
         if not (spec.inputs or spec.outputs or spec.resume_from):
             return spec, python, {}
         data = prepare_data(self.ws, spec, run_dir=record.path, workdir=workdir)
         record.input_datasets = data.inputs
         record.save()
-        with self.lock:
-            self.tracking.set_tags(record.mlflow_run_id, lineage_tags(data.inputs, "input"))
+        self.tracking.set_tags(record.mlflow_run_id, lineage_tags(data.inputs, "input"))
         return data.spec, python, data.env
 
     def _collect_outputs(self, record: RunRecord, workdir: Path, outcome: Outcome) -> None:
-        """Upload what the run produced: ``./outputs``, ``./logs``, the captured logs, the spec;
-        and, only when the run completed, its output datasets (registered when asked to)."""
+        """Make ready what the run produced (uploaded with its end, :meth:`_track_end`):
+        ``./outputs`` without links leaving the run, the spec; and, only when the run
+        completed, its output datasets (registered when asked to)."""
         dropped = remove_escaping_links(workdir / "outputs") if (workdir / "outputs").is_dir() else []
         if dropped:  # a link to a file outside the run must not upload that file
             with open(record.path / LOGS_DIR / "outputs_warnings.txt", "a") as fh:
                 fh.write("".join(f"warning: {line}\n" for line in dropped))
-        with self.lock:
-            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "outputs", "outputs")
-            self.tracking.log_artifacts(record.mlflow_run_id, workdir / "logs", "logs")
-            self.tracking.log_artifacts(record.mlflow_run_id, record.path / LOGS_DIR, "user_logs")
-            spec_file = record.path / JOB_FILE
-            spec_file.write_text(json.dumps(record.spec, indent=2))
-            self.tracking.log_artifact(record.mlflow_run_id, spec_file, "scriptrun")
+        (record.path / JOB_FILE).write_text(json.dumps(record.spec, indent=2))
         spec = JobSpec.model_validate(record.spec) if record.spec else None
         if outcome.reason == "completed" and spec is not None and spec.outputs:
             from scriptrun.data.materialize import deliver_outputs
@@ -407,9 +475,7 @@ class Agent:
             lineage = record.path / LINEAGE_FILE
             lineage.write_text(json.dumps({"inputDatasets": record.input_datasets,
                                            "outputDatasets": record.output_datasets}, indent=2))
-            with self.lock:
-                self.tracking.set_tags(record.mlflow_run_id, lineage_tags(record.output_datasets, "output"))
-                self.tracking.log_artifact(record.mlflow_run_id, lineage, "scriptrun")
+            self.tracking.set_tags(record.mlflow_run_id, lineage_tags(record.output_datasets, "output"))
 
     def _finalize(self, record: RunRecord, outcome: Outcome) -> None:
         self.set_status(record, RunStatus.FINALIZING)
@@ -417,8 +483,7 @@ class Agent:
         workdir = record.path / WORKDIR
         self._collect_outputs(record, workdir, outcome)
         status, error = outcome_status(outcome, record)
-        self.finish(record, status, error)
-        local.remove_workdir(self.ws, record.snapshot_id or "", workdir)
+        self.finish(record, status, error)  # the working folder goes once uploaded (_track_end)
 
     def finish(self, record: RunRecord, status: RunStatus, error: dict[str, Any] | None) -> None:
         """End a run (the one way to a terminal state besides an outcome) and free its slot."""
@@ -440,16 +505,37 @@ class Agent:
         with self.changed:
             if not record.set_status(status, error=error):
                 return
-            tags = {"scriptrun.status": status.value}
-            if error:
-                tags["scriptrun.error"] = error.get("message", "")[:4000]
-            self.tracking.set_tags(record.mlflow_run_id, tags)
-            if status.is_terminal():
-                self.tracking.terminate(record.mlflow_run_id, status, record.end_time or time.time())
+            if status is RunStatus.RUNNING:
+                self.tracking.set_running(record.mlflow_run_id, still=lambda: not record.is_terminal)
+            elif status.is_terminal():  # intermediate statuses live in the run folder only
+                self._track_end(record)
             self._index_reusable(record)
             self.changed.notify_all()
         if record.parent_run_id:
             self.host.notify(record.parent_run_id, record.run_id)
+
+    def _track_end(self, record: RunRecord) -> None:
+        """Queue a run's end in MLflow (the run folder already says it ended): its files
+        (``outputs/``, logs, the spec and job YAML, lineage, ``error.txt``), ``log_row``/
+        ``log_table`` tables, v1 status and properties as tags, the error in the description,
+        MLflow's end state; then its working folder is removed."""
+        tags = {"scriptrun.status": record.status,
+                **{f"scriptrun.property.{k}": v for k, v in record.properties.items()}}
+        if record.error:
+            error = record.error
+            tags["scriptrun.error"] = error.get("message", "")[:4000]
+            description = record.tags.get(DESCRIPTION_TAG) or record.description
+            tags[DESCRIPTION_TAG] = description_with_error(description, error)
+            (record.path / ERROR_FILE).write_text(error_text(error))
+        workdir = record.path / WORKDIR
+        folders = [(workdir / "outputs", "outputs"), (workdir / "logs", "logs"), (record.path / LOGS_DIR, "user_logs")]
+        files = [(record.path / ERROR_FILE, None), (record.path / JOB_FILE, "scriptrun"),
+                 (record.path / JOB_YAML_FILE, "scriptrun"), (record.path / LINEAGE_FILE, "scriptrun")]
+        snapshot = record.snapshot_id or ""
+        remove = (lambda: local.remove_workdir(self.ws, snapshot, workdir)) if record.kind.has_processes() else None
+        self.tracking.end_run(record.mlflow_run_id, record.path, RunStatus(record.status),
+                              record.end_time or time.time(), tags=tags, files=files, folders=folders,
+                              metrics_file=record.path / METRICS_FILE, after=remove)
 
     # -- metrics and files -------------------------------------------------------------------
 
@@ -464,15 +550,19 @@ class Agent:
                     log.exception("ingesting metrics of %s failed", record.run_id)
 
     def ingest(self, record: RunRecord) -> None:
+        """Apply a run's new metrics-file records (tags, properties, uploads) and queue them
+        for MLflow (in order: under the lock). ``ingested_offset`` is what was applied here;
+        the run's ``mlflow.json`` says what MLflow has."""
         with self.lock:
             records, offset = read_records(record.path / METRICS_FILE, record.ingested_offset)
             if not records:
                 return
-            self.tracking.log_records(record.mlflow_run_id, records, record.metric_steps)
+            self.tracking.log_records(record.mlflow_run_id, record.path, records, offset)
             for rec in records:
                 self._apply_side_effects(record, rec)
             record.ingested_offset = offset
-            record.save()
+            if any(rec.get("k") in ("tag", "prop") for rec in records):
+                record.save()
 
     def _apply_side_effects(self, record: RunRecord, rec: dict[str, Any]) -> None:
         kind = rec.get("k")
@@ -483,19 +573,18 @@ class Agent:
         elif kind in ("up", "img"):
             src = rec.get("src")
             if src and Path(src).exists():
-                self.upload(record, str(rec.get("p") or rec.get("n")), src)
+                self.tracking.upload(record.mlflow_run_id, str(rec.get("p") or rec.get("n")), src)  # staged in the run folder by the script
 
     def upload(self, record: RunRecord, name: str, path: str) -> None:
-        name = name.strip("/")
-        folder, _, base = name.rpartition("/")
-        with tempfile.TemporaryDirectory() as tmp:
-            staged = Path(tmp) / base
-            if Path(path).is_dir():
-                shutil.copytree(path, staged)
-                self.tracking.log_artifacts(record.mlflow_run_id, staged, name)
-            else:
-                shutil.copyfile(path, staged)
-                self.tracking.log_artifact(record.mlflow_run_id, staged, folder or None)
+        """``run.upload_file``/``upload_folder`` from a client: a copy is kept in the run folder
+        until it is uploaded (the caller may change or delete ``path`` at once)."""
+        staged = record.path / "uploads" / f"{uuid.uuid4().hex[:8]}-{Path(name).name or 'upload'}"
+        staged.parent.mkdir(exist_ok=True)
+        if Path(path).is_dir():
+            shutil.copytree(path, staged)
+        else:
+            shutil.copyfile(path, staged)
+        self.tracking.upload(record.mlflow_run_id, name, str(staged))
 
 
 def _make_handler(agent: Agent) -> type[socketserver.StreamRequestHandler]:
@@ -504,6 +593,16 @@ def _make_handler(agent: Agent) -> type[socketserver.StreamRequestHandler]:
             line = self.rfile.readline()
             if not line:
                 return
+            with agent.flight_lock:
+                agent.in_flight += 1
+            try:
+                self._answer(line)
+            finally:
+                with agent.flight_lock:
+                    agent.in_flight -= 1
+                    agent.last_activity = time.monotonic()
+
+        def _answer(self, line: bytes) -> None:
             try:
                 result = {"ok": True, "result": agent.handlers.handle(json.loads(line))}
             except ScriptrunError as exc:
@@ -530,4 +629,7 @@ def main(root: str) -> int:
     agent = Agent(workspace)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     agent.serve()
-    return 0
+    # Exit now: MLflow may still be importing in the writer thread (nothing is queued any
+    # more), and an interpreter shutdown would wait for it while holding agent.lock.
+    logging.shutdown()
+    os._exit(0)

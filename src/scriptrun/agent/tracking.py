@@ -1,121 +1,336 @@
-"""The MLflow adapter: the only module of the agent that imports ``mlflow``.
+"""The MLflow adapter: the only module of the agent that imports ``mlflow``, and the agent's
+one MLflow writer, off the runs' critical path.
 
-The agent is the single writer of the tracking store; scripts may also write to it
-directly with plain ``mlflow.log_metric`` (``MLFLOW_RUN_ID`` points at their run).
+Importing MLflow and opening (or creating) its store costs the agent 1–2 s, and each write
+a few milliseconds. So :class:`Tracking` loads MLflow in a background thread while the agent
+already accepts and starts runs, and every write is an operation queued to one writer
+thread that drains the queue in order (runs never wait on MLflow; the agent's lock is never
+held around an MLflow call). The run folder stays the source of truth meanwhile: what a
+queued write would have recorded can be rebuilt from it, and a restarted agent replays what
+a killed one had not written (``<run dir>/mlflow.json`` records how far each run got).
+
+With a SQL store (the default SQLite file, PostgreSQL, MySQL) the agent chooses each run's
+MLflow id itself, so a run can start (with ``MLFLOW_RUN_ID`` set) before MLflow has it;
+with any other store (an ``http://`` server) creating a run waits for MLflow.
+
+Reads (metrics history, artifact lists, downloads, the model registry) first wait for the
+writes queued before them, so a client never reads an older state than it wrote.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.entities import RunStatus as MlflowStatus
-from mlflow.tracking import MlflowClient
+from scriptrun.agent.runview import MAX_TAG_VALUE, table_columns
+from scriptrun.errors import RunError
+from scriptrun.rundir import RunStatus, read_json, read_records, write_json_atomic
 
-from scriptrun.agent.runview import MAX_TAG_VALUE
-from scriptrun.rundir import RunStatus
-
+log = logging.getLogger("scriptrun.agent.tracking")
 MAX_BATCH = 900  # MLflow accepts 1000 metrics per log_batch
 MAX_PARAMS = 100  # and 100 params, 100 tags
 EXPERIMENT_KIND = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
+SYNC_FILE = "mlflow.json"  # how far a run's MLflow mirror got: created, ended, metrics offset
+SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+_TERMINAL = {RunStatus.COMPLETED: "FINISHED", RunStatus.FAILED: "FAILED", RunStatus.CANCELED: "KILLED"}
 
-_TERMINAL = {
-    RunStatus.COMPLETED: MlflowStatus.to_string(MlflowStatus.FINISHED),
-    RunStatus.FAILED: MlflowStatus.to_string(MlflowStatus.FAILED),
-    RunStatus.CANCELED: MlflowStatus.to_string(MlflowStatus.KILLED),
-}
+
+class _ChosenIds(threading.local):
+    next: str | None = None
+
+
+_CHOSEN = _ChosenIds()
+
+
+class _UuidSource:
+    """Stands in for the ``uuid`` module inside MLflow's SQL store, so that ``create_run``
+    uses the id the agent chose (set per thread in ``_CHOSEN``); otherwise plain uuid4."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(uuid, name)
+
+    def uuid4(self) -> uuid.UUID:
+        chosen, _CHOSEN.next = _CHOSEN.next, None
+        return uuid.UUID(hex=chosen) if chosen else uuid.uuid4()
+
+
+class SyncState:
+    """``<run dir>/mlflow.json``, written by the writer thread only."""
+
+    def __init__(self, run_dir: Path):
+        self.file = Path(run_dir) / SYNC_FILE
+        data = read_json(self.file) or {}
+        self.created: bool = bool(data.get("created"))
+        self.ended: bool = bool(data.get("ended"))
+        self.offset: int = int(data.get("offset") or 0)
+        self.steps: dict[str, int] = dict(data.get("steps") or {})
+
+    def save(self) -> None:
+        write_json_atomic(self.file, {"created": self.created, "ended": self.ended, "offset": self.offset,
+                                      "steps": self.steps})
 
 
 class Tracking:
     def __init__(self, tracking_uri: str):
         logging.getLogger("alembic").setLevel(logging.WARNING)
         self.uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.chooses_ids = tracking_uri.split(":", 1)[0].split("+", 1)[0] in SQL_SCHEMES
+        self._client: Any = None
+        self._failure: str | None = None
+        self._ready = threading.Event()
+        self._cond = threading.Condition()
+        self._queue: collections.deque[tuple[str, Callable[[], None]]] = collections.deque()
+        self._pending: collections.Counter[str] = collections.Counter()
         self._experiments: dict[str, str] = {}
+        threading.Thread(target=self._writer, name="mlflow-writer", daemon=True).start()
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _load(self) -> None:
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.uri)
+        client.search_experiments(max_results=1)  # opens (creates, migrates) the store, once
+        if self.uri.startswith("sqlite:"):
+            _write_ahead_log(client)
+        if self.chooses_ids:
+            from mlflow.store.tracking import sqlalchemy_store
+
+            sqlalchemy_store.uuid = _UuidSource()
+        self._client = client
+
+    def _writer(self) -> None:
+        try:
+            self._load()
+        except Exception as exc:  # noqa: BLE001 - say why in every later read; runs go on without MLflow
+            log.exception("cannot open the tracking store %s", self.uri)
+            self._failure = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._ready.set()
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                batch = list(self._queue)
+                self._queue.clear()
+            for key, op in batch:
+                try:
+                    if self._failure is None:
+                        op()
+                except Exception:  # noqa: BLE001 - one refused write must not stop the others
+                    log.exception("an MLflow write for run %s failed", key)
+                finally:
+                    with self._cond:
+                        self._pending[key] -= 1
+                        if self._pending[key] <= 0:
+                            del self._pending[key]
+                        self._cond.notify_all()
+
+    def submit(self, key: str, op: Callable[[], None]) -> None:
+        """Queue ``op`` (run by the writer thread, after every op queued before it)."""
+        with self._cond:
+            self._queue.append((key, op))
+            self._pending[key] += 1
+            self._cond.notify_all()
+
+    def flush(self, key: str | None = None, timeout: float | None = None) -> bool:
+        """Wait until the writes queued for ``key`` (an MLflow run id; None: all) are done."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not (self._pending[key] if key else self._pending), timeout)
+
+    def pending(self) -> int:
+        """How many writes are queued or being written."""
+        with self._cond:
+            return sum(self._pending.values())
+
+    @property
+    def client(self) -> Any:
+        """The MLflow client, once loaded (after every queued write: callers read)."""
+        self._ready.wait()
+        if self._failure is not None:
+            raise RunError(f"the tracking store {self.uri} cannot be opened: {self._failure}; "
+                           "see .scriptrun/agent.log")
+        self.flush()
+        return self._client
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    # -- writes (queued) -------------------------------------------------------------------------
+
+    def known_experiment_id(self, name: str) -> str | None:
+        return self._experiments.get(name)
 
     def experiment_id(self, name: str) -> str:
         """The experiment's id (created if new), marked as a classic ML experiment so the MLflow
-        UI shows its training runs rather than its GenAI views."""
+        UI shows its training runs rather than its GenAI views. Writer thread (or after ready)."""
         if name not in self._experiments:
-            exp = self.client.get_experiment_by_name(name)
+            client = self._client or self.client
+            exp = client.get_experiment_by_name(name)
             if exp is None:
-                self._experiments[name] = self.client.create_experiment(name, tags={EXPERIMENT_KIND: CLASSIC_ML})
+                self._experiments[name] = client.create_experiment(name, tags={EXPERIMENT_KIND: CLASSIC_ML})
             else:
                 if EXPERIMENT_KIND not in exp.tags:
-                    self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, CLASSIC_ML)
+                    client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, CLASSIC_ML)
                 self._experiments[name] = exp.experiment_id
         return self._experiments[name]
 
-    def create_run(self, experiment: str, run_name: str, tags: dict[str, str],
-                   params: dict[str, str] | None = None) -> tuple[str, str]:
-        """Create a run shown as ``SCHEDULED`` (queued) with its params; MLflow refuses to
-        change a param, so they are written once, here."""
-        run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=tags)
-        items = [Param(k, v) for k, v in (params or {}).items()]
-        for i in range(0, len(items), MAX_PARAMS):
-            self.client.log_batch(run.info.run_id, params=items[i:i + MAX_PARAMS])
-        self.client.update_run(run.info.run_id, status=MlflowStatus.to_string(MlflowStatus.SCHEDULED))
-        return run.info.run_id, run.info.artifact_uri
+    def create_run(self, run_dir: Path, experiment: str, run_name: str, tags: dict[str, str],
+                   params: dict[str, str] | None = None, *, mlflow_run_id: str | None = None,
+                   scheduled: Callable[[], bool] = lambda: True) -> str:
+        """Create the run in MLflow, shown as ``SCHEDULED`` while ``scheduled()``, with its
+        params (MLflow refuses to change a param, so they are written once, here). Returns its
+        MLflow id at once when the agent chooses ids; ``mlflow_run_id``: replay a creation."""
+        replay = mlflow_run_id is not None
+        chosen = mlflow_run_id or (uuid.uuid4().hex if self.chooses_ids else None)
+        created: dict[str, str] = {}
 
-    def set_running(self, mlflow_run_id: str) -> None:
-        self.client.update_run(mlflow_run_id, status=MlflowStatus.to_string(MlflowStatus.RUNNING))
-
-    def log_table(self, mlflow_run_id: str, name: str, columns: dict[str, list[Any]]) -> None:
-        """A ``log_row``/``log_table`` table as MLflow's own table artifact (``tables/<name>.json``)."""
-        self.client.log_table(mlflow_run_id, data=columns, artifact_file=f"tables/{name}.json")
-
-    def log_records(self, mlflow_run_id: str, records: Iterable[dict[str, Any]], steps: dict[str, int]) -> None:
-        """Write numeric scalar/list metrics and tags from metrics-file records, batched."""
-        metrics: list[Metric] = []
-        tags: list[RunTag] = []
-        for rec in records:
-            kind, name = rec.get("k"), rec.get("n")
-            ts = int(rec.get("t") or time.time() * 1000)
-            if kind == "m":
-                values = [rec.get("v")]
-            elif kind == "l":
-                values = list(rec.get("v") or [])
-            elif kind == "tag":
-                tags.append(RunTag(str(name), "" if rec.get("v") is None else str(rec.get("v"))))
-                continue
+        def op() -> None:
+            state = SyncState(run_dir)
+            if state.created:
+                return
+            client = self._client
+            if replay and _exists(client, chosen):
+                created["id"] = str(chosen)
             else:
-                continue
-            for value in values:
-                if isinstance(value, (int, float)):  # bools too, as 0/1
-                    step = rec.get("s")
-                    if step is None:
-                        step = steps.get(name, 0)
-                    steps[name] = int(step) + 1
-                    metrics.append(Metric(str(name), float(value), ts, int(step)))
-        for i in range(0, len(metrics), MAX_BATCH):
-            self.client.log_batch(mlflow_run_id, metrics=metrics[i:i + MAX_BATCH])
-        self.set_tags(mlflow_run_id, {tag.key: tag.value for tag in tags})
+                _CHOSEN.next = chosen
+                try:
+                    run = client.create_run(self.experiment_id(experiment), run_name=run_name, tags=tags)
+                finally:
+                    _CHOSEN.next = None
+                created["id"] = run.info.run_id
+                if chosen and run.info.run_id != chosen:
+                    raise RunError(f"MLflow gave run {run.info.run_id} instead of the chosen id {chosen}")
+                items = [_param(k, v) for k, v in (params or {}).items()]
+                for i in range(0, len(items), MAX_PARAMS):
+                    client.log_batch(run.info.run_id, params=items[i:i + MAX_PARAMS])
+            if scheduled():
+                client.update_run(created["id"], status="SCHEDULED")
+            state.created = True
+            state.save()
 
-    def set_tags(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
-        items = [RunTag(k, ("" if v is None else str(v))[:MAX_TAG_VALUE]) for k, v in tags.items()]
+        self.submit(chosen or "", op)
+        if chosen is None:  # the store makes the id: wait for it
+            self.flush("")
+            if "id" not in created:
+                raise RunError(f"MLflow could not create the run in {self.uri}; see .scriptrun/agent.log")
+        return chosen or created["id"]
+
+    def set_running(self, mlflow_run_id: str, still: Callable[[], bool] = lambda: True) -> None:
+        """Queue MLflow's ``RUNNING`` status (skipped if ``still()`` is false by then: the run's end follows)."""
+        def op() -> None:
+            if still():
+                self._client.update_run(mlflow_run_id, status="RUNNING")
+
+        self.submit(mlflow_run_id, op)
+
+    def log_records(self, mlflow_run_id: str, run_dir: Path, records: list[dict[str, Any]], offset: int) -> None:
+        """Queue numeric scalar/list metrics and tags of metrics-file records read up to
+        ``offset``; the run's ``mlflow.json`` records the offset once they are written."""
+        def op() -> None:
+            state = SyncState(run_dir)
+            if offset <= state.offset:
+                return  # already written (a replay)
+            metrics, tags = _metrics_and_tags(records, state.steps)
+            for i in range(0, len(metrics), MAX_BATCH):
+                self._client.log_batch(mlflow_run_id, metrics=metrics[i:i + MAX_BATCH])
+            self._set_tags(mlflow_run_id, tags)
+            state.offset = offset
+            state.save()
+
+        self.submit(mlflow_run_id, op)
+
+    def set_tags(self, mlflow_run_id: str, tags: dict[str, Any]) -> None:
+        tags = dict(tags)
+        self.submit(mlflow_run_id, lambda: self._set_tags(mlflow_run_id, tags))
+
+    def _set_tags(self, mlflow_run_id: str, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(str(k), ("" if v is None else str(v))[:MAX_TAG_VALUE]) for k, v in tags.items()]
         for i in range(0, len(items), MAX_PARAMS):
-            self.client.log_batch(mlflow_run_id, tags=items[i:i + MAX_PARAMS])
-
-    def get_tags(self, mlflow_run_id: str) -> dict[str, str]:
-        return dict(self.client.get_run(mlflow_run_id).data.tags)
-
-    def terminate(self, mlflow_run_id: str, status: RunStatus, end_time: float) -> None:
-        self.client.set_terminated(mlflow_run_id, _TERMINAL[status], end_time=int(end_time * 1000))
-
-    def log_artifacts(self, mlflow_run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None) -> None:
-        if Path(local_dir).is_dir() and any(Path(local_dir).iterdir()):
-            self.client.log_artifacts(mlflow_run_id, os.fspath(local_dir), artifact_path)
+            self._client.log_batch(mlflow_run_id, tags=items[i:i + MAX_PARAMS])
 
     def log_artifact(self, mlflow_run_id: str, local_file: str | os.PathLike[str], artifact_path: str | None) -> None:
-        self.client.log_artifact(mlflow_run_id, os.fspath(local_file), artifact_path)
+        """Queue an upload of a file that stays where it is until then."""
+        self.submit(mlflow_run_id, lambda: self._client.log_artifact(mlflow_run_id, os.fspath(local_file),
+                                                                     artifact_path))
+
+    def log_artifacts(self, mlflow_run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None) -> None:
+        """Upload a folder's files now (after the writes queued before; the folder may go away after)."""
+        self.submit(mlflow_run_id, lambda: self._log_dir(mlflow_run_id, local_dir, artifact_path))
+        self.flush(mlflow_run_id)
+
+    def _log_dir(self, mlflow_run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None) -> None:
+        if Path(local_dir).is_dir() and any(Path(local_dir).iterdir()):
+            self._client.log_artifacts(mlflow_run_id, os.fspath(local_dir), artifact_path)
+
+    def upload(self, mlflow_run_id: str, name: str, path: str) -> None:
+        """Queue ``run.upload_file``/``upload_folder``: ``path`` (kept until then) as ``name``."""
+        def op() -> None:
+            folder, _, base = name.strip("/").rpartition("/")
+            with tempfile.TemporaryDirectory() as tmp:
+                staged = Path(tmp) / base
+                if Path(path).is_dir():
+                    shutil.copytree(path, staged)
+                    self._client.log_artifacts(mlflow_run_id, os.fspath(staged), name.strip("/"))
+                elif Path(path).exists():
+                    shutil.copyfile(path, staged)
+                    self._client.log_artifact(mlflow_run_id, os.fspath(staged), folder or None)
+
+        self.submit(mlflow_run_id, op)
+
+    def end_run(self, mlflow_run_id: str, run_dir: Path, status: RunStatus, end_time: float, *,
+                tags: dict[str, Any], files: list[tuple[Path, str | None]], folders: list[tuple[Path, str]],
+                metrics_file: Path, after: Callable[[], Any] | None = None) -> None:
+        """Queue a run's end: its files and folders uploaded (those that exist), the
+        ``log_row``/``log_table`` tables of its metrics file as MLflow tables, its tags, MLflow's
+        end state; then ``after()`` (removing its working folder) and ``mlflow.json`` says the
+        end was written (a restarted agent replays it otherwise)."""
+        def op() -> None:
+            state = SyncState(run_dir)
+            if state.ended:
+                return
+            client = self._client
+            for folder, artifact_path in folders:
+                self._log_dir(mlflow_run_id, folder, artifact_path)
+            for file, artifact_path in files:
+                if file.is_file():
+                    client.log_artifact(mlflow_run_id, os.fspath(file), artifact_path)
+            records, _ = read_records(metrics_file)
+            for name, columns in table_columns(records).items():
+                try:
+                    client.log_table(mlflow_run_id, data=columns, artifact_file=f"tables/{name}.json")
+                except Exception:  # noqa: BLE001 - a table MLflow refuses must not keep the run from ending
+                    log.exception("logging table %s of run %s failed", name, mlflow_run_id)
+            self._set_tags(mlflow_run_id, tags)
+            client.set_terminated(mlflow_run_id, _TERMINAL[status], end_time=int(end_time * 1000))
+            if after is not None:
+                after()
+            state.ended = True
+            state.save()
+
+        self.submit(mlflow_run_id, op)
+
+    # -- reads (after the writes queued before them) ----------------------------------------------
+
+    def get_tags(self, mlflow_run_id: str) -> dict[str, str]:
+        self.flush(mlflow_run_id)
+        return dict(self.client.get_run(mlflow_run_id).data.tags)
 
     def list_artifacts(self, mlflow_run_id: str, path: str | None = None) -> list[str]:
+        self.flush(mlflow_run_id)
         out: list[str] = []
         for info in self.client.list_artifacts(mlflow_run_id, path):
             if info.is_dir:
@@ -125,14 +340,79 @@ class Tracking:
         return sorted(out)
 
     def download(self, mlflow_run_id: str, name: str, dst_dir: str | os.PathLike[str]) -> str:
+        self.flush(mlflow_run_id)
         os.makedirs(dst_dir, exist_ok=True)
         return self.client.download_artifacts(mlflow_run_id, name, os.fspath(dst_dir))
 
     def metric_history(self, mlflow_run_id: str) -> dict[str, list[float]]:
         """Every MLflow metric of the run (also those logged with plain ``mlflow.log_metric``)."""
-        keys = self.client.get_run(mlflow_run_id).data.metrics.keys()
+        self.flush(mlflow_run_id)
+        client = self.client
         out = {}
-        for key in keys:
-            history = sorted(self.client.get_metric_history(mlflow_run_id, key), key=lambda m: (m.step, m.timestamp))
+        for key in client.get_run(mlflow_run_id).data.metrics:
+            history = sorted(client.get_metric_history(mlflow_run_id, key), key=lambda m: (m.step, m.timestamp))
             out[key] = [m.value for m in history]
         return out
+
+
+def _write_ahead_log(client: Any) -> None:
+    """SQLite in WAL mode with ``synchronous=NORMAL``: a commit no longer waits for the disk
+    (measured here: create + tag + end of a run 26 ms -> 10 ms). A killed process loses
+    nothing; a power cut may lose the last commits, which the run folders replay. Readers
+    (scripts, ``mlflow ui``) keep working: WAL mode is the file's, for every connection."""
+    try:
+        from sqlalchemy import event
+
+        engine = client._tracking_client.store.engine
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+        @event.listens_for(engine, "connect")
+        def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+        engine.dispose()  # new connections get the pragma
+    except Exception:  # noqa: BLE001 - a store without these internals keeps its defaults
+        log.info("could not switch %s to WAL mode", client.tracking_uri, exc_info=True)
+
+
+def _exists(client: Any, mlflow_run_id: str | None) -> bool:
+    try:
+        client.get_run(mlflow_run_id)
+        return True
+    except Exception:  # noqa: BLE001 - MLflow raises its own exception for a missing run
+        return False
+
+
+def _param(key: str, value: str) -> Any:
+    from mlflow.entities import Param
+
+    return Param(key, value)
+
+
+def _metrics_and_tags(records: Iterable[dict[str, Any]], steps: dict[str, int]) -> tuple[list[Any], dict[str, str]]:
+    """Numeric scalar/list metrics (``steps`` numbers those logged without one) and tags."""
+    from mlflow.entities import Metric
+
+    metrics: list[Any] = []
+    tags: dict[str, str] = {}
+    for rec in records:
+        kind, name = rec.get("k"), rec.get("n")
+        ts = int(rec.get("t") or time.time() * 1000)
+        if kind == "m":
+            values = [rec.get("v")]
+        elif kind == "l":
+            values = list(rec.get("v") or [])
+        elif kind == "tag":
+            tags[str(name)] = "" if rec.get("v") is None else str(rec.get("v"))
+            continue
+        else:
+            continue
+        for value in values:
+            if isinstance(value, (int, float)):  # bools too, as 0/1
+                step = rec.get("s")
+                if step is None:
+                    step = steps.get(name, 0)
+                steps[name] = int(step) + 1
+                metrics.append(Metric(str(name), float(value), ts, int(step)))
+    return metrics, tags

@@ -477,14 +477,27 @@ def agent_stop(workspace: Optional[Path] = WorkspaceOpt) -> None:
 
 
 @app.command("ui")
-def ui(port: int = typer.Option(5000, "--port", help="Port of the MLflow UI."),
+def ui(port: int = typer.Option(5000, "--port", help="Port of the MLflow UI (0: any free port)."),
        host: str = typer.Option("127.0.0.1", "--host"), workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Open the MLflow UI on the workspace's tracking store."""
+    """Open the MLflow UI on the workspace's tracking store, in its classic ML (training runs) view."""
+    import socket
+
     ws = _workspace(workspace)
-    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", ws.tracking_uri,
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:  # uvicorn would only log "address already in use" and exit 0
+            probe.bind((host, port))
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot serve the MLflow UI on {host}:{port}: {exc.strerror}; "
+                      f"stop what uses it or pick another port (--port 5001, or --port 0 for any free one)")
+            raise typer.Exit(1) from None
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-W", "ignore", "-m", "mlflow", "server", "--backend-store-uri", ws.tracking_uri,
             "--default-artifact-root", str(ws.artifact_root), "--host", host, "--port", str(port),
             "--workers", "1"]
-    err.print(f"MLflow UI for {ws.root} on http://{host}:{port} (Ctrl-C to stop)")
+    os.environ["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job executor: ~0.5 GiB, no scheduler noise
+    os.environ["PYTHONWARNINGS"] = "ignore"  # MLflow's own dependencies' deprecation warnings
+    err.print(f"MLflow UI for {ws.root}: http://{host}:{port}/#/experiments?workflowType=machine_learning "
+              "(Ctrl-C to stop)")
     os.execv(sys.executable, argv)
 
 

@@ -247,6 +247,8 @@ class JobSpec(SpecModel):
         "Named output folders, used in `arguments` as `${{outputs.NAME}}`."))
     resume_from: DataLocationSpec | None = Field(None, description=(
         "A checkpoint to start from (v1's resume_from: the MODEL_LOCATION input)."))
+    description: str | None = Field(None, description="What the run is for: shown as the run's description in "
+                                                      "MLflow (markdown); not part of its reuse key")
 
     @field_validator("source_directory", "script")
     @classmethod

@@ -1,0 +1,110 @@
+"""Run throughput of the local agent, a ratio against bare python in the same run.
+
+N trivial runs go to a workspace with ``max_concurrent_runs=K``; the clock stops when the
+last one has ended and its end is written to MLflow (runs/s = N / wall time). Measured two
+ways: the agent's throughput (one job planned once, then N submissions of it, as a sweep
+or a pipeline hands its children to the agent), and end to end through
+``Experiment.submit`` (each submission also validates and snapshots in the client). The
+baseline starts the same N ``python trivial.py`` processes from K threads. Targets
+(issue 14): at least 100 runs/s with K=8, and at least 0.5x bare python.
+
+Run: ``flock /tmp/scriptrun-heavy.lock .venv/bin/python benchmarks/bench_throughput.py [--runs N]``.
+Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from scriptrun import Experiment, ScriptRunConfig, Workspace
+from scriptrun.agent import protocol
+from scriptrun.config.prepare import prepare_job
+from scriptrun.runs.run import agent_client, new_run_id
+from scriptrun.runs.submit import plan_job
+
+TRIVIAL = "pass\n"
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+
+def bare(script: Path, runs: int, concurrency: int) -> float:
+    def one(_: int) -> None:
+        subprocess.run([sys.executable, str(script)], check=True)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(runs)))
+    return runs / (time.perf_counter() - t)
+
+
+def through_agent(ws: Workspace, folder: Path, runs: int) -> float:
+    """runs/s of N submissions of one planned job (the agent's part)."""
+    spec = prepare_job(ScriptRunConfig(str(folder), "trivial.py"), ws)
+    plan = plan_job(spec, ws)
+    client = agent_client(ws)
+    t = time.perf_counter()
+    ids = []
+    for _ in range(runs):
+        ids.append(new_run_id("bench-agent"))
+        client.request(protocol.Submit(run_id=ids[-1], experiment="bench-agent", spec=spec.model_dump(mode="json"),
+                                       snapshot_id=plan.snapshot_id, client_env=dict(os.environ),
+                                       client_python=sys.executable))
+    _wait_all(client, ids)
+    return runs / (time.perf_counter() - t)
+
+
+def through_submit(ws: Workspace, folder: Path, runs: int) -> float:
+    """runs/s end to end through Experiment.submit."""
+    exp = Experiment(ws, "bench-throughput")
+    src = ScriptRunConfig(str(folder), "trivial.py")
+    t = time.perf_counter()
+    submitted = [exp.submit(src) for _ in range(runs)]
+    _wait_all(agent_client(ws), [run.id for run in submitted])
+    return runs / (time.perf_counter() - t)
+
+
+def _wait_all(client, ids: list[str]) -> None:
+    for run_id in ids:
+        while (status := client.request(protocol.Wait(run_id=run_id, timeout=30))) not in TERMINAL:
+            pass
+        if status != "Completed":
+            raise SystemExit(f"run {run_id} ended {status}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="scriptrun-bench-") as tmp:
+        root = Path(tmp)
+        folder = root / "src"
+        folder.mkdir()
+        (folder / "trivial.py").write_text(TRIVIAL)
+        ws = Workspace.create(root)
+        (ws.dir / "config.yaml").write_text(f"max_concurrent_runs: {args.concurrency}\n")
+        ws = Workspace(root)
+        try:
+            Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
+            base = bare(folder / "trivial.py", args.runs, args.concurrency)
+            agent = through_agent(ws, folder, args.runs)
+            end_to_end = through_submit(ws, folder, args.runs)
+        finally:
+            agent_client(ws).shutdown()
+    ok = agent >= 100 and agent / base >= 0.5
+    print(f"throughput of {args.runs} trivial runs, max_concurrent_runs={args.concurrency} "
+          f"(baseline: bare python from {args.concurrency} threads: {base:.0f} runs/s)")
+    print(f"   agent (one planned job submitted {args.runs}x): {agent:.1f} runs/s -> {agent / base:.2f}x bare python "
+          f"(targets >= 100 runs/s and >= 0.5x: {'PASS' if ok else 'FAIL'})")
+    print(f"   end to end through Experiment.submit: {end_to_end:.1f} runs/s -> {end_to_end / base:.2f}x")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
