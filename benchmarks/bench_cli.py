@@ -111,6 +111,12 @@ def main() -> int:
                 "run list --last 1000 -o json": median_ms([*scriptrun, "run", "list", "--last", str(args.runs),
                                                            *json_flag], args.repeat, root, env),
             }
+            client, times = agent_client(ws), []
+            for _ in range(args.repeat):  # the agent's part of `run list --last N`, in this process
+                t = time.perf_counter()
+                client.request(ListRuns(limit=args.runs))
+                times.append(time.perf_counter() - t)
+            figures[f"agent answer ({args.runs} runs)"] = statistics.median(times) * 1000
             import mlflow
 
             experiment_id = mlflow.MlflowClient(ws.tracking_uri).get_experiment_by_name("bench-cli").experiment_id

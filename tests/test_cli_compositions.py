@@ -98,6 +98,9 @@ def test_pipeline_submit_resubmit_reused_why_graph_and_published(proj: Path):
     assert second_id != run_id and again.stdout.count("(reused ") == 2, again.stdout
     why = ok(cli("pipeline", "why", second_id, cwd=proj))
     assert "prep: reused" in why.stdout and "train: reused" in why.stdout, why.stdout
+    tree = ok(cli("run", "show", second_id, cwd=proj)).stdout  # the step tree: status, duration, reused
+    steps = [line for line in tree.splitlines() if line.startswith(("├── ", "└── "))]
+    assert len(steps) == 2 and all("Completed" in line and f"reused {run_id}_" in line for line in steps), tree
     assert "nothing in its key changed" in why.stdout
 
     changed = ok(cli("run", "submit-pipeline", "-c", "pipeline.yml", "-e", "pipe", "--set", "inputs.lr=0.5",
