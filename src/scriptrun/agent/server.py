@@ -626,6 +626,7 @@ def main(root: str) -> int:
     except OSError:
         return 0  # another agent serves this workspace
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.chdir(workspace.dir)  # MLflow puts a new SQL store's artifacts under ./mlruns: the workspace's
     agent = Agent(workspace)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     agent.serve()
