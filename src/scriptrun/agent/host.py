@@ -56,6 +56,7 @@ log = logging.getLogger("scriptrun.agent.host")
 TICK_SECONDS = 1.0
 METRICS_SECONDS = 0.25
 FILES_DIR = "files"
+FILES_UPLOAD_SECONDS = 5.0  # a parent's files go to MLflow at most this often while it runs, and when it ends
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Hosted:
     canceling: bool = False
     finish: dict[str, Any] | None = None  # FinishParent decided, waiting for children to end
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files_logged_at: float = field(default_factory=time.monotonic)  # when its files last went to MLflow
 
 
 class ControllerHost:
@@ -214,8 +216,11 @@ class ControllerHost:
             "canceling": hosted.canceling, "finish": hosted.finish})
 
     def _apply(self, hosted: Hosted, actions: list[Action], *, save: bool = True) -> None:
-        """Persist the controller's state, then carry out ``actions`` (the caller holds
-        ``hosted.lock``). ``save=False``: nothing changed unless there are actions."""
+        """Persist the controller's state with ``actions`` as pending, then carry them out (the
+        caller holds ``hosted.lock``). ``save=False``: nothing changed unless there are actions.
+        The pending list is not cleared afterwards: every action is idempotent, so a recovery
+        that carries out again what was done already changes nothing (and the next event's
+        save replaces the list) — one write per event instead of two."""
         if not actions and not save:
             return
         self._save(hosted, actions)
@@ -230,8 +235,6 @@ class ControllerHost:
                 self._update(hosted, action)
             elif isinstance(action, FinishParent):
                 hosted.finish = {"status": action.status, "error": action.error}
-        if actions:
-            self._save(hosted, [])
         self._maybe_finish(hosted)
 
     def _submit(self, hosted: Hosted, action: SubmitChild) -> None:
@@ -276,16 +279,22 @@ class ControllerHost:
             contents = {**{n: t.encode() for n, t in action.files.items()},
                         **{n: base64.b64decode(b) for n, b in action.images.items()}}
             for name, data in contents.items():
-                target = folder / Path(name).name
-                target.write_bytes(data)
-                with agent.lock:
-                    agent.tracking.log_artifact(parent.mlflow_run_id, target, None)
+                (folder / Path(name).name).write_bytes(data)
+            if time.monotonic() - hosted.files_logged_at >= FILES_UPLOAD_SECONDS:
+                self._log_files(hosted)  # else at the next update after the pause, or at the end
         if action.outputs:
             entries = [self._output(parent, name, value) for name, value in action.outputs.items()]
             with agent.lock:
                 parent.output_datasets = [e for e in parent.output_datasets if (e.get("outputDetails") or {})
                                           .get("outputName") not in action.outputs] + entries
                 parent.save()
+
+    def _log_files(self, hosted: Hosted) -> None:
+        """The parent's files (step summary, graph, plot…) as MLflow artifacts: uploaded
+        together, so a pipeline's per-step updates cost one upload, not one per step."""
+        hosted.files_logged_at = time.monotonic()
+        with self.agent.lock:
+            self.agent.tracking.log_artifacts(hosted.record.mlflow_run_id, hosted.record.path / FILES_DIR, None)
 
     def _output(self, parent: RunRecord, name: str, value: dict[str, Any]) -> dict[str, Any]:
         """The lineage entry of a parent's output: a child's entry passed on, or files written
@@ -323,6 +332,8 @@ class ControllerHost:
         else:
             status, error = RunStatus(hosted.finish["status"]), hosted.finish.get("error")
         self.agent.ingest(hosted.record)
+        if (hosted.record.path / FILES_DIR).is_dir():
+            self._log_files(hosted)
         self.agent.finish(hosted.record, status, error)
         self.controllers.pop(hosted.record.run_id, None)
 

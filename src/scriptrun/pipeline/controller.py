@@ -59,6 +59,7 @@ class PipelineController:
                                                   for n in self.order}
         self.started, self.canceled, self.stopping, self.finished = started, canceled, stopping, finished
         self._forced = downstream(steps, self.rerun) if self.rerun else set()
+        self._steps_json: list[dict[str, Any]] | None = None  # the steps never change: serialised once
 
     def run_id(self, step: str) -> str:
         return f"{self.pipeline_run_id}_{step}"
@@ -70,7 +71,7 @@ class PipelineController:
             return []
         self.started = True
         update = UpdateParent(properties={"scriptrun.pipeline.steps": ",".join(self.order)},
-                              files=self._files(graph=True))
+                              files=self._files())  # the graph: drawn at the end (and live by get_graph_svg)
         return [update, *self._advance()]
 
     def on_child_status(self, child: ChildInfo) -> list[Action]:
@@ -262,7 +263,9 @@ class PipelineController:
     # -- persistence --------------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        return {"pipeline_run_id": self.pipeline_run_id, "steps": [self.steps[n].to_json() for n in self.steps],
+        if self._steps_json is None:
+            self._steps_json = [self.steps[n].to_json() for n in self.steps]
+        return {"pipeline_run_id": self.pipeline_run_id, "steps": self._steps_json,
                 "parameters": self.parameters, "continue_on_step_failure": self.continue_on_step_failure,
                 "regenerate_outputs": self.regenerate_outputs, "rerun": self.rerun,
                 "max_concurrent_children": self.max_concurrent_children, "description": self.description,

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from scriptrun.agent.protocol import Wait
 from scriptrun.errors import ActivityFailedException, ConfigError, Problem
 from scriptrun.pipeline.controller import (
     FORCED_PROPERTY,
@@ -26,6 +27,7 @@ from scriptrun.pipeline.controller import (
     STEPS_FILE,
     PipelineController,
 )
+from scriptrun.pipeline.graph_svg import GRAPH_FILE
 from scriptrun.pipeline.parameter import resolve_parameters
 from scriptrun.rundir import RunKind, RunStatus, is_terminal
 from scriptrun.runs.run import Run, new_run_id
@@ -193,8 +195,18 @@ class PipelineRun(Run):
         return out
 
     def get_graph_svg(self) -> str | None:
-        """The pipeline's picture (SVG text), once the controller stored it."""
-        return _parent_file(self.experiment.workspace, self._id, "pipeline_graph.svg")
+        """The pipeline's picture (SVG text): drawn now from the steps' current state while the
+        pipeline runs, the one the controller stored (an MLflow artifact) once it ended."""
+        stored = _parent_file(self.experiment.workspace, self._id, GRAPH_FILE)
+        if stored is not None and is_terminal(self.get_status()):
+            return stored
+        text = _parent_file(self.experiment.workspace, self._id, STEPS_FILE)
+        if text is None:
+            return stored
+        from scriptrun.pipeline.graph_svg import render_pipeline
+
+        title = self.get_properties().get("scriptrun.pipeline.description")
+        return render_pipeline(json.loads(text)["steps"], title=title).get(GRAPH_FILE, stored)
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float | None = None,
                             raise_on_error: bool = True) -> dict[str, Any]:
@@ -214,9 +226,11 @@ class PipelineRun(Run):
                         print(f"  step {step.name}: {step.status}", flush=True)
             if is_terminal(status):
                 break
-            if deadline and time.monotonic() > deadline:
+            remaining = deadline - time.monotonic() if deadline else 5.0
+            if remaining <= 0:
                 raise TimeoutError(f"pipeline run {self._id} did not end within {timeout_seconds} s")
-            time.sleep(0.2 if show_output else 0.1)
+            # the agent answers as soon as the run ends (no polling delay on a quick pipeline)
+            self._client.request(Wait(run_id=self._id, timeout=min(remaining, 0.2 if show_output else 5.0)))
         details = self.get_details()
         if show_output:
             print(f"\nPipelineRun Execution Summary\n==============================\nPipelineRun Status: "
