@@ -204,3 +204,14 @@ def test_shell_completion(proj: Path):
     env = {**os.environ, "COMP_WORDS": "scriptrun run li", "COMP_CWORD": "2", "_SCRIPTRUN_COMPLETE": "complete_bash"}
     completed = subprocess.run([scriptrun], capture_output=True, text=True, cwd=proj, env=env)
     assert completed.stdout.split() == ["list"], completed.stdout
+
+
+def test_hints_use_the_syntax_of_the_file_and_survive_rich(proj: Path):
+    (proj / "nccl.yml").write_text("source_directory: src\nscript: ranks.py\n"
+                                   "distributed_job_config: {type: pytorch, communication_backend: nccl}\n")
+    nccl = cli("validate", "nccl.yml", cwd=proj)
+    assert nccl.returncode == 2 and "hint: use `distributed_job_config.communication_backend: Gloo`" in nccl.stderr
+    assert "PyTorchConfiguration(" not in nccl.stderr, nccl.stderr
+    (proj / "noentry.yml").write_text("source_directory: src\n")
+    noentry = cli("validate", "noentry.yml", cwd=proj)
+    assert "hint: set `script: train.py` or `command: [python, train.py]`" in noentry.stderr, noentry.stderr

@@ -95,8 +95,9 @@ _MARKUP = re.compile(r"\[/?(?:bold|dim|red|green|yellow|cyan)?\]")
 
 
 def plain(text: str) -> str:
-    """``text`` without the rich markup this CLI writes (``[bold]``, ``[green]``, ``[/]``, …)."""
-    return _MARKUP.sub("", text)
+    """``text`` without the rich markup this CLI writes (``[bold]``, ``[green]``, ``[/]``, …)
+    and without rich's escapes (``\\[``)."""
+    return _MARKUP.sub("", text).replace("\\[", "[")
 
 
 def echo(text: str = "") -> None:

@@ -291,8 +291,10 @@ def _echo_children(details: dict[str, Any], indent: str) -> None:
 
 
 def _escape(text: str) -> str:
-    """``text`` shown as it is on a terminal (rich would read ``[...]`` in it as markup)."""
-    return text.replace("[", "\\[") if sys.stdout.isatty() else text
+    """``text`` shown as it is (rich would read ``[...]`` in it as markup)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 @run_app.command("logs")
@@ -508,9 +510,9 @@ def render_error(exc: ScriptrunError) -> None:
     err.print(f"[bold red]error:[/] {exc.headline}")
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
-            err.print(f"  [bold]{problem.location()}[/]: {problem.message}")
-            if problem.hint:
-                err.print(f"      [dim]hint:[/] {problem.hint}")
+            err.print(f"  [bold]{_escape(problem.location())}[/]: {_escape(problem.message)}")
+            if problem.hint:  # a hint may hold YAML (`[a, b]`), which rich would read as markup
+                err.print(f"      [dim]hint:[/] {_escape(problem.hint)}")
         err.print(f"  {exc.see_also}", markup=False)
     else:
         rest = str(exc).split("\n", 1)[1:] if "\n" in str(exc) else []

@@ -284,9 +284,26 @@ def raise_problems(problems: list[Problem], *, file: str | None = None,
     if not problems:
         return
     if file:
-        problems = [p if p.file else Problem(p.path, p.message, p.hint, file, _line(lines, p.path), p.code)
+        in_yaml = file.endswith((".yml", ".yaml"))
+        problems = [p if p.file else Problem(p.path, p.message, yaml_syntax(p.hint) if in_yaml else p.hint, file,
+                                             _line(lines, p.path), p.code)
                     for p in problems]
     raise ConfigError(problems)
+
+
+# Hints are written with Python's keywords; a job written as YAML gets them as YAML keys.
+_SECTION_CALL = re.compile(r"(?:Py[Tt]orch|Mpi|Tensorflow|ParallelTask)Configuration\((\w+)=(?:'([^']*)'|([^,)\s'\"]+))\)")
+_KEYWORD = re.compile(r"`(\w+)=([^`]+)`")
+
+
+def yaml_syntax(hint: str | None) -> str | None:
+    """``hint`` with Python call syntax in YAML terms: ``PyTorchConfiguration(communication_backend=
+    'Gloo')`` → `` `distributed_job_config.communication_backend: Gloo` ``, `` `script='train.py'` ``
+    → `` `script: train.py` ``."""
+    if not hint:
+        return hint
+    hint = _SECTION_CALL.sub(lambda m: f"`distributed_job_config.{m.group(1)}: {m.group(2) or m.group(3)}`", hint)
+    return _KEYWORD.sub(lambda m: f"`{m.group(1)}: {m.group(2).replace(chr(39), '').replace(chr(34), '')}`", hint)
 
 
 def _line(lines: Mapping[str, int] | None, path: str) -> int | None:
