@@ -144,14 +144,13 @@ def _report_waiting(run: Any, stop: threading.Event) -> None:
     client = agent_client(run.experiment.workspace)
     last = None
     try:
-        while not stop.is_set():
+        while not stop.wait(WAIT_POLL_SECONDS):  # a run that starts at once has nothing to explain
             reason = client.request(protocol.Waiting(run_id=run.id))["reason"]
             if reason is None:
                 return
             if reason != last:
                 err.print(reason, markup=False, style="dim")
                 last = reason
-            stop.wait(WAIT_POLL_SECONDS)
     except Exception:  # noqa: BLE001 - a hint only: the main thread reports real problems
         return
 
