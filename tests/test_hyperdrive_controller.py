@@ -246,3 +246,37 @@ def test_state_is_json_and_round_trips():
     assert again.to_state() == state
     with pytest.raises(ValueError, match="unsupported sweep state version"):
         SweepController.from_state({**state, "version": 99})
+
+
+def test_the_end_of_a_sweep_draws_its_plot_and_passes_on_metrics_and_the_best_trials_outputs():
+    import base64
+
+    from matplotlib.image import imread
+
+    controller = make_controller(QUALITY, total=3, concurrent=3)
+    controller.step_outputs = {"metrics_output": {"name": "metrics", "datastore": None, "path": "m/{run-id}"},
+                               "outputs": ["model"]}
+    host = SweepHost(controller, _curve, intervals=2, extra_metrics=("loss",))
+    original = host.controller.on_child_status
+
+    def with_outputs(child):  # each trial reports its own model output, as the agent does
+        if child.status == "Completed":
+            child = ChildInfo(child.run_id, child.status, output_datasets=[
+                {"outputDetails": {"outputName": "model", "path": f"models/{child.run_id}"}}])
+        return original(child)
+
+    host.controller.on_child_status = with_outputs
+    assert host.run().status == "Completed"
+    final = [u for u in host.updates if u.images]
+    assert len(final) == 1
+    png = base64.b64decode(final[0].images["sweep_primary_metric.png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    import io
+
+    assert imread(io.BytesIO(png)).shape[1] > 500
+    outputs = final[0].outputs
+    best = controller.best["run_id"]
+    assert outputs["model"]["outputDetails"]["path"] == f"models/{best}"  # the best trial's
+    metrics = json.loads(outputs["metrics"]["files"]["metrics.json"])
+    assert sorted(metrics) == ["HD_test_0", "HD_test_1", "HD_test_2"]
+    assert metrics[best] == {"accuracy": pytest.approx([0.09, 0.18]), "loss": [0.5, 0.5]}
