@@ -148,14 +148,16 @@ class Outcome:
         write_json_atomic(run_dir / EXIT_FILE, self.to_json())
 
 
-def atomic_write(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new content, never half."""
+def atomic_write(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new content, never half.
+    ``durable=False`` skips the fsync: still whole after a killed process, not after a power cut."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

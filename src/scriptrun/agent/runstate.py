@@ -77,11 +77,13 @@ class RunRecord:
             self.end_time = now
         if error is not None:
             self.error = error
-        self.save()
+        self.save(durable=status.is_terminal())
         return True
 
-    def save(self) -> None:
-        atomic_write(self.path / STATUS_FILE, json.dumps(asdict(self)))
+    def save(self, *, durable: bool = True) -> None:
+        """Persist the record; ``durable=False`` (intermediate statuses) skips the fsync: a
+        killed agent loses nothing, and after a power cut an unfinished run is recovered anyway."""
+        atomic_write(self.path / STATUS_FILE, json.dumps(asdict(self)), durable=durable)
 
     @classmethod
     def load(cls, run_dir: Path) -> RunRecord:

@@ -20,6 +20,7 @@ writes queued before them, so a client never reads an older state than it wrote.
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import shutil
@@ -33,7 +34,7 @@ from typing import Any
 
 from scriptrun.agent.runview import MAX_TAG_VALUE, table_columns
 from scriptrun.errors import RunError
-from scriptrun.rundir import RunStatus, read_json, read_records, write_json_atomic
+from scriptrun.rundir import RunStatus, atomic_write, read_json, read_records
 
 log = logging.getLogger("scriptrun.agent.tracking")
 MAX_BATCH = 900  # MLflow accepts 1000 metrics per log_batch
@@ -75,9 +76,9 @@ class SyncState:
         self.offset: int = int(data.get("offset") or 0)
         self.steps: dict[str, int] = dict(data.get("steps") or {})
 
-    def save(self) -> None:
-        write_json_atomic(self.file, {"created": self.created, "ended": self.ended, "offset": self.offset,
-                                      "steps": self.steps})
+    def save(self) -> None:  # no fsync: after a power cut, MLflow's own last commits may be gone too
+        atomic_write(self.file, json.dumps({"created": self.created, "ended": self.ended, "offset": self.offset,
+                                            "steps": self.steps}), durable=False)
 
 
 class Tracking:
