@@ -148,4 +148,8 @@ def test_the_same_step_reduces_to_the_estimators_spec(code, tmp_path):
     src.arguments = ["a"]
     by_src = Pipeline(ws, [PythonScriptStep(name="s", script_run_config=src)])
     assert by_estimator._plan(snapshot=False)[0][0].spec == by_src._plan(snapshot=False)[0][0].spec
+    hdc = HyperDriveConfig(GridParameterSampling({"--x": choice(1, 2)}), "accuracy", "maximize", max_total_runs=2,
+                           run_config=ScriptRunConfig(str(code), "train.py"))
+    with pytest.raises(ConfigError, match="HyperDriveStep cannot be written as pipeline YAML"):
+        Pipeline(ws, [HyperDriveStep("tune", hdc)]).to_yaml()
     assert Experiment  # the flat names resolve

@@ -208,6 +208,11 @@ def pipeline_to_mapping(pipeline: Any, base_dir: str | os.PathLike[str] | None =
     nodes, defaults = pipeline._plan(snapshot=False)
     jobs: dict[str, Any] = {}
     for node in nodes:
+        if node.sweep:
+            raise ConfigError(Problem(f"steps.{node.name}", "a HyperDriveStep cannot be written as pipeline YAML "
+                                      "(the pipeline YAML has no sweep jobs)",
+                                      hint="keep this pipeline in Python, or run the sweep on its own with "
+                                           "`scriptrun run submit-hyperdrive`"))
         if node.spec_parameters:
             raise ConfigError(Problem(f"steps.{node.name}.runconfig_pipeline_params", "cannot be written as YAML",
                                       hint="set node/process counts in the job itself"))
