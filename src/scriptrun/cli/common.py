@@ -1,8 +1,9 @@
 """What every ``scriptrun`` command shares: the consoles, the workspace option and how it is
 resolved, ``-o/--output table|json|yaml``, and the small renderers (status colours, durations).
 
-Kept light on purpose: rich is imported when something is first printed through it, and
-machine output (``-o json``/``-o yaml``) never touches rich at all.
+Kept light on purpose: rich is imported when something is first printed through it on a
+terminal; machine output (``-o json``/``-o yaml``) and tables or ``show`` output written to a
+pipe or a CI log (plain text) never import it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 class _LazyConsole:
     """A rich ``Console`` made on first use. Output that is not a terminal (CI logs, pipes) is
-    never hard-wrapped: messages keep their lines (``soft_wrap``) and tables get 160 columns."""
+    never hard-wrapped: messages keep their lines (``soft_wrap``), anything wider gets 160 columns."""
 
     def __init__(self, stderr: bool = False):
         self._stderr = stderr
