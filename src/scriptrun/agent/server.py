@@ -181,6 +181,7 @@ class Agent:
         if not state.created:
             self._create_in_mlflow(record, replay=True)
         if record.is_terminal and not state.ended:
+            self.ingest(record)  # an ended run is not ingested again otherwise
             self._track_end(record)
         elif record.status in (RunStatus.RUNNING.value, RunStatus.FINALIZING.value):
             self.tracking.set_running(record.mlflow_run_id)
