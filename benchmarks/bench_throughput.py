@@ -15,6 +15,7 @@ Exits 1 if a target is missed.
 from __future__ import annotations
 
 import argparse
+import calendar
 import os
 import subprocess
 import sys
@@ -43,12 +44,13 @@ def bare(script: Path, runs: int, concurrency: int) -> float:
     return runs / (time.perf_counter() - t)
 
 
-def through_agent(ws: Workspace, folder: Path, runs: int) -> float:
-    """runs/s of N submissions of one planned job (the agent's part)."""
+def through_agent(ws: Workspace, folder: Path, runs: int) -> tuple[float, float]:
+    """runs/s of N submissions of one planned job (the agent's part): until the last run's
+    end is in MLflow, and until it ended (its run folder says so)."""
     spec = prepare_job(ScriptRunConfig(str(folder), "trivial.py"), ws)
     plan = plan_job(spec, ws)
     client = agent_client(ws)
-    t = time.perf_counter()
+    t, wall0 = time.perf_counter(), time.time()
     ids = []
     for _ in range(runs):
         ids.append(new_run_id("bench-agent"))
@@ -56,7 +58,14 @@ def through_agent(ws: Workspace, folder: Path, runs: int) -> float:
                                        snapshot_id=plan.snapshot_id, client_env=dict(os.environ),
                                        client_python=sys.executable))
     _wait_all(client, ids)
-    return runs / (time.perf_counter() - t)
+    synced = runs / (time.perf_counter() - t)
+    last_end = max(_ts(client.request(protocol.Details(run_id=i))["endTimeUtc"]) for i in ids)
+    return synced, runs / (last_end - wall0)
+
+
+def _ts(iso: str) -> float:
+    main, frac = iso.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000
 
 
 def through_submit(ws: Workspace, folder: Path, runs: int) -> float:
@@ -93,7 +102,7 @@ def main() -> int:
         try:
             Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
             base = bare(folder / "trivial.py", args.runs, args.concurrency)
-            agent = through_agent(ws, folder, args.runs)
+            agent, ended = through_agent(ws, folder, args.runs)
             end_to_end = through_submit(ws, folder, args.runs)
         finally:
             agent_client(ws).shutdown()
@@ -102,6 +111,8 @@ def main() -> int:
           f"(baseline: bare python from {args.concurrency} threads: {base:.0f} runs/s)")
     print(f"   agent (one planned job submitted {args.runs}x): {agent:.1f} runs/s -> {agent / base:.2f}x bare python "
           f"(targets >= 100 runs/s and >= 0.5x: {'PASS' if ok else 'FAIL'})")
+    print(f"   agent, until the runs ended (run folders; MLflow still catching up): {ended:.1f} runs/s -> "
+          f"{ended / base:.2f}x bare python")
     print(f"   end to end through Experiment.submit: {end_to_end:.1f} runs/s -> {end_to_end / base:.2f}x")
     return 0 if ok else 1
 
