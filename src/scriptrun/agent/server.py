@@ -348,6 +348,7 @@ class Agent:
                 self.tracking.flush(record.mlflow_run_id)  # the run must exist in MLflow before it starts
             backend.start(Launch(record.run_id, record.path, workdir, spec, env, python, record.mlflow_run_id,
                                  secrets=secrets))
+            self.tracking.load_now()  # a cold agent loads MLflow while its first job runs
             self._follow(record, backend)
         except BuildCanceled:  # canceled while its environment was built: the build is stopped
             self.finish(record, RunStatus.CANCELED, None)

@@ -43,6 +43,7 @@ EXPERIMENT_KIND = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
 SYNC_FILE = "mlflow.json"  # how far a run's MLflow mirror got: created, ended, metrics offset
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+LOAD_DELAY = 0.5  # seconds after the agent starts, or at its first launch, MLflow is loaded
 _TERMINAL = {RunStatus.COMPLETED: "FINISHED", RunStatus.FAILED: "FAILED", RunStatus.CANCELED: "KILLED"}
 
 
@@ -89,6 +90,7 @@ class Tracking:
         self._client: Any = None
         self._failure: str | None = None
         self._ready = threading.Event()
+        self._go = threading.Event()  # load MLflow now (else after LOAD_DELAY)
         self._cond = threading.Condition()
         self._queue: collections.deque[tuple[str, Callable[[], None]]] = collections.deque()
         self._pending: collections.Counter[str] = collections.Counter()
@@ -111,6 +113,7 @@ class Tracking:
         self._client = client
 
     def _writer(self) -> None:
+        self._go.wait(LOAD_DELAY)  # a cold agent first starts its runs: the import would slow that down
         try:
             self._load()
         except Exception as exc:  # noqa: BLE001 - say why in every later read; runs go on without MLflow
@@ -144,8 +147,13 @@ class Tracking:
             self._pending[key] += 1
             self._cond.notify_all()
 
+    def load_now(self) -> None:
+        """Start loading MLflow (the agent's first run is on its way)."""
+        self._go.set()
+
     def flush(self, key: str | None = None, timeout: float | None = None) -> bool:
         """Wait until the writes queued for ``key`` (an MLflow run id; None: all) are done."""
+        self._go.set()
         with self._cond:
             return self._cond.wait_for(lambda: not (self._pending[key] if key else self._pending), timeout)
 
@@ -157,6 +165,7 @@ class Tracking:
     @property
     def client(self) -> Any:
         """The MLflow client, once loaded (after every queued write: callers read)."""
+        self._go.set()
         self._ready.wait()
         if self._failure is not None:
             raise RunError(f"the tracking store {self.uri} cannot be opened: {self._failure}; "
