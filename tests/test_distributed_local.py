@@ -116,10 +116,12 @@ def test_parallel_task_plan_carries_retry_policy():
 
 
 def test_nccl_without_gpu_is_refused_with_a_gloo_hint(shared_ws, project):
+    """Asked for explicitly: without a backend, a machine without GPUs gets Gloo (test_cli_conventions)."""
     folder = project(train="print(1)")
     with pytest.raises(ConfigError) as info:
         Experiment(shared_ws, "dist").submit(ScriptRunConfig(
-            str(folder), "train.py", distributed_job_config=PyTorchConfiguration(process_count=2)))
+            str(folder), "train.py",
+            distributed_job_config=PyTorchConfiguration(process_count=2, communication_backend="Nccl")))
     (problem,) = info.value.problems
     assert problem.path == "distributed_job_config.communication_backend"
     assert "Gloo" in problem.hint

@@ -70,7 +70,7 @@ def test_sklearn_example_trains_in_a_built_environment_and_registers_its_model(c
     out = run_example(EXAMPLES / "sklearn" / "run.py", cwd)
     assert "Status: Completed" in out and "'accuracy'" in out
     assert "registered model dataset iris-model:1: ['/model.pkl']" in out
-    assert "input : iris {'id': 'iris:1'" in out
+    assert "input : iris iris:1" in out
     built = [p for p in (cwd / ".scriptrun" / "envs").iterdir() if (p / "bin" / "python").exists()]
     assert len(built) == 1  # trained in a built (not user-managed) environment
 

@@ -3,6 +3,8 @@ ScriptRunConfig with ``compute_target`` set, nothing else changed; each ran as a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from scriptrun import ComputeTarget, Experiment, RayCluster, ScriptRunConfig
@@ -26,9 +28,10 @@ TRAIN = """
 
 
 @pytest.fixture(scope="module")
-def target(shared_ws, ray_cluster) -> str:
-    ComputeTarget.attach(shared_ws, "ray-compose", RayCluster.attach_configuration(address=ray_cluster))
-    return "ray-compose"
+def target(shared_ws, ray_cluster) -> Iterator[str]:
+    attached = ComputeTarget.attach(shared_ws, "ray-compose", RayCluster.attach_configuration(address=ray_cluster))
+    yield "ray-compose"
+    attached.detach()  # the workspace is shared with other modules (test_ray lists its targets)
 
 
 def ray_status(address: str, run_id: str) -> str:

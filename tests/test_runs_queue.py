@@ -71,3 +71,21 @@ def test_cancelling_queued_runs_waiting_on_the_limit(one_slot, project, tmp_path
     assert last.wait_for_completion()["status"] == "Completed"
     assert waiting.get_status() == "Canceled"  # and the canceled one never ran after all
     assert "went" not in " ".join(Path(p).read_text() for p in waiting.get_details()["logFiles"].values())
+
+
+def test_fail_on_a_submitted_run_stops_it_and_records_the_error(one_slot, project, tmp_path):
+    """v1 allows ``run.fail()`` on a submitted run: it is stopped and ends Failed (not
+    Canceled) with the user's error; a queued one never starts."""
+    go = tmp_path / "go"
+    folder = _blocking_script(project, go)
+    exp = Experiment(one_slot, "fail")
+    running, queued = (exp.submit(ScriptRunConfig(str(folder), "train.py")) for _ in range(2))
+    wait_for(lambda: running.get_status() == "Running", timeout=60)
+    queued.fail("superseded")
+    running.fail("diverged", error_code="Diverged")
+    details = running.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    assert details["error"]["code"] == "Diverged" and details["error"]["message"] == "diverged"
+    assert queued.get_details()["status"] == "Failed"
+    assert queued.get_details()["error"]["message"] == "superseded"
+    assert "went" not in " ".join(Path(p).read_text() for p in details["logFiles"].values())

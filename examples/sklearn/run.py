@@ -62,8 +62,9 @@ def main() -> None:
 
     details = run.get_details()
     print("metrics:", run.get_metrics())
-    for entry in details["inputDatasets"]:
-        print("input :", entry["consumptionDetails"]["inputName"], entry["dataset"])
+    for entry in details["inputDatasets"]:  # entry["dataset"] is the Dataset the run read (v1)
+        dataset = entry["dataset"]
+        print("input :", entry["consumptionDetails"]["inputName"], f"{dataset.name}:{dataset.version}")
     for entry in details["outputDatasets"]:
         print("output:", entry["outputDetails"]["outputName"], entry["outputDetails"]["url"], entry["dataset"])
     registered = Dataset.get_by_name(ws, "iris-model")

@@ -177,6 +177,8 @@ class Handlers:
     def end_interactive(self, request: p.EndInteractive) -> str:
         record = self._record(request.run_id)
         if record.kind is not RunKind.INTERACTIVE:
+            if request.status is RunStatus.FAILED:  # v1: fail() on a submitted run stops it, Failed
+                return self.agent.cancel_run(record, "failed by the user", fail_with=request.error)
             raise RunError(f"run {request.run_id} is a {record.kind.value} run: it ends by itself; "
                            "use run.cancel() to stop it")
         self.agent.ingest(record)

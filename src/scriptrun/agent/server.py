@@ -71,6 +71,7 @@ from scriptrun.workspace.snapshot import remove_escaping_links
 log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
 WAIT_SLICE = 0.5
+STARTING_SLICE = 0.05  # while a launched run is not yet seen running: Running shows without delay
 JOB_YAML_FILE = "job.yml"  # the user's job YAML, when the run was submitted from one
 ERROR_FILE = "error.txt"
 
@@ -85,6 +86,7 @@ class Agent:
         self.records: dict[str, RunRecord] = {}
         self.active: set[str] = set()  # runs being prepared, executed or finalised here
         self.cancel_reasons: dict[str, str] = {}  # runs asked to stop, and why
+        self.fail_errors: dict[str, dict[str, Any]] = {}  # of those, the ones failed by the user (v1 fail())
         self.secrets: dict[str, dict[str, str]] = {}  # run id → secret values sent with it (memory only)
         self._mentions_mlflow: dict[str, bool] = {}  # snapshot id → its files mention MLflow
         self.reusable: dict[str, str] = {}  # reuse key → newest Completed run with it
@@ -386,25 +388,32 @@ class Agent:
         try:
             cancel_sent = False
             while True:
-                if record.status == RunStatus.PREPARING.value and backend.running(record.path):
+                starting = record.status == RunStatus.PREPARING.value
+                if starting and backend.running(record.path):
                     self.set_status(record, RunStatus.RUNNING)
-                outcome = backend.wait(record.path, WAIT_SLICE)
+                    starting = False
+                outcome = backend.wait(record.path, STARTING_SLICE if starting else WAIT_SLICE)
                 if outcome is not None:
                     break
                 if record.run_id in self.cancel_reasons and not cancel_sent:
                     backend.cancel(record.path)
                     cancel_sent = True
+            if record.status == RunStatus.PREPARING.value and outcome.started is not None:
+                self.set_status(record, RunStatus.RUNNING)  # it ran, and ended before we looked
             self._finalize(record, outcome)
         except Exception as exc:  # noqa: BLE001
             self._fail(record, exc)
 
-    def cancel_run(self, record: RunRecord, reason: str = "") -> str:
+    def cancel_run(self, record: RunRecord, reason: str = "", *, fail_with: dict[str, Any] | None = None) -> str:
         """Ask a run to stop: a queued one ends at once, a controlled parent stops its
-        children, a running one has every process stopped. Returns the status now."""
+        children, a running one has every process stopped. Returns the status now. With
+        ``fail_with`` (v1's ``fail()`` on a submitted run) it ends Failed with that error."""
         with self.changed:
             if record.is_terminal:
                 return record.status
             self.cancel_reasons.setdefault(record.run_id, reason)
+            if fail_with is not None:
+                self.fail_errors.setdefault(record.run_id, fail_with)
             if not record.kind.is_controlled() and (record.run_id not in self.active
                                                     or not record.kind.has_processes()):
                 self.finish(record, RunStatus.CANCELED, None)
@@ -492,7 +501,10 @@ class Agent:
         if record.kind.has_processes():
             release_inputs(record.path)  # the run's own copies of its inputs
         reason = self.cancel_reasons.get(record.run_id)
-        if status is RunStatus.CANCELED and reason and error is None:
+        failed = self.fail_errors.pop(record.run_id, None)
+        if status is RunStatus.CANCELED and failed is not None:
+            status, error = RunStatus.FAILED, failed
+        elif status is RunStatus.CANCELED and reason and error is None:
             error = {"code": "Canceled", "message": reason}
         self.set_status(record, status, error=error)
         with self.changed:

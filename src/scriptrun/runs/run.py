@@ -233,6 +233,8 @@ class Run:
 
     def fail(self, error_details: str | BaseException | None = None, error_code: str | None = None,
              _set_status: bool = True) -> None:
+        """End the run Failed with ``error_details``. On a submitted run (v1 allows it) its
+        processes are stopped first, as by :meth:`cancel`."""
         if error_details is not None and not isinstance(error_details, (str, BaseException)):
             raise TypeError("error_details must be a str or an exception")
         error = {"code": error_code or "UserError", "message": str(error_details or "failed by the user")}
