@@ -49,6 +49,7 @@ LINEAGE_FILE = "lineage.json"
 CONTROLLER_FILE = "controller.json"
 RAY_JOB_FILE = "ray_job.json"
 BUILD_PID_FILE = "build.pid"  # the environment build step running for the run
+MLFLOW_SYNC_FILE = "mlflow.json"  # how far the run's MLflow mirror got: created, ended, metrics offset
 LOGS_DIR = "logs"
 UPLOADS_DIR = "uploads"
 WORKDIR = "wd"

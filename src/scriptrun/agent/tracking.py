@@ -34,14 +34,13 @@ from typing import Any
 
 from scriptrun.agent.runview import MAX_TAG_VALUE, table_columns
 from scriptrun.errors import RunError
-from scriptrun.rundir import RunStatus, atomic_write, read_json, read_records
+from scriptrun.rundir import MLFLOW_SYNC_FILE, RunStatus, atomic_write, read_json, read_records
 
 log = logging.getLogger("scriptrun.agent.tracking")
 MAX_BATCH = 900  # MLflow accepts 1000 metrics per log_batch
 MAX_PARAMS = 100  # and 100 params, 100 tags
 EXPERIMENT_KIND = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
-SYNC_FILE = "mlflow.json"  # how far a run's MLflow mirror got: created, ended, metrics offset
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 LOAD_DELAY = 0.5  # seconds after the agent starts, or at its first launch, MLflow is loaded
 _TERMINAL = {RunStatus.COMPLETED: "FINISHED", RunStatus.FAILED: "FAILED", RunStatus.CANCELED: "KILLED"}
@@ -70,7 +69,7 @@ class SyncState:
     """``<run dir>/mlflow.json``, written by the writer thread only."""
 
     def __init__(self, run_dir: Path):
-        self.file = Path(run_dir) / SYNC_FILE
+        self.file = Path(run_dir) / MLFLOW_SYNC_FILE
         data = read_json(self.file) or {}
         self.created: bool = bool(data.get("created"))
         self.ended: bool = bool(data.get("ended"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scriptrun.errors import RunError
-from scriptrun.rundir import RunStatus, shape_metrics
+from scriptrun.rundir import DATASETS_FILE, RunStatus, shape_metrics
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.runs.run import Run
@@ -67,7 +67,7 @@ class SubmittedRun(Run):
 
     def _datasets(self) -> dict[str, Any]:
         try:
-            return json.loads((self._run_dir / "datasets.json").read_text())
+            return json.loads((self._run_dir / DATASETS_FILE).read_text())
         except (OSError, ValueError):
             return {}
 
