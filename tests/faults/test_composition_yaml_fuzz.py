@@ -184,12 +184,14 @@ def _load_sweep(ws: Workspace, file: Path) -> None:
     load_hyperdrive_yaml(file)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["generated", "mutated"])
 def test_fuzz_pipeline_yaml(tmp_path: Path, strategy: str) -> None:
     _Harness(tmp_path, _load_pipeline).run(_dumped(_pipelines()) if strategy == "generated"
                                            else _mutated(_PIPELINE_SEEDS))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["generated", "mutated"])
 def test_fuzz_hyperdrive_yaml(tmp_path: Path, strategy: str) -> None:
     _Harness(tmp_path, _load_sweep).run(_dumped(_sweeps()) if strategy == "generated" else _mutated(_SWEEP_SEEDS))

@@ -23,7 +23,7 @@ from scriptrun.errors import ConfigError
 from scriptrun.spec.job import JobSpec
 from scriptrun.workspace import Workspace
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]  # thousands of documents: the inner loop skips them
 
 SECONDS_PER_DOCUMENT = 2.0
 MEMORY_PER_DOCUMENT = 64 * 2**20
