@@ -5,19 +5,15 @@ also validated (its steps lowered to job specs), as ``scriptrun validate`` does.
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
 from hypothesis import strategies as st
 
-from faults.test_yaml_fuzz import _TOKENS, EXAMPLES, FUZZ, MEMORY_PER_DOCUMENT, SECONDS_PER_DOCUMENT
+from faults import test_yaml_fuzz as fuzz
 from scriptrun.errors import ConfigError
 from scriptrun.hyperdrive.yamlfile import load_hyperdrive_yaml
 from scriptrun.pipeline.pipeline import Pipeline
@@ -119,59 +115,24 @@ def _sweeps(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
-@st.composite
-def _mutated(draw: st.DrawFn, seeds: list[str]) -> bytes:
-    data = bytearray(draw(st.sampled_from(seeds)).encode())
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(["insert", "delete", "duplicate", "bytes"]))
-        if op == "insert":
-            data[at:at] = draw(st.sampled_from(_TOKENS)).encode()
-        elif op == "delete":
-            del data[at:at + draw(st.integers(1, 20))]
-        elif op == "duplicate":
-            data[at:at] = data[at:at + draw(st.integers(1, 40))] * draw(st.integers(1, 4))
-        else:
-            data[at:at] = draw(st.binary(min_size=1, max_size=4))
-    return bytes(data)
+class _Harness(fuzz._Harness):
+    """The job fuzz's harness (time and memory bounds, outcome counts) over another loader."""
 
-
-class _Harness:
     def __init__(self, tmp: Path, load: Callable[[Workspace, Path], object]):
-        (tmp / "src").mkdir()
-        (tmp / "src" / "train.py").write_text("print('hi')\n")
-        (tmp / "job.yml").write_text("source_directory: src\nscript: train.py\n")
+        super().__init__(tmp)
+        (tmp / "job.yml").write_text("source_directory: src\nscript: train.py\n")  # a step may name it
         self.file, self.load = tmp / "doc.yml", load
-        self.ws = Workspace.create(tmp / "project")
-        self.outcomes: Counter[str] = Counter()
 
-    def check(self, document: bytes) -> None:
-        self.file.write_bytes(document)
-        tracemalloc.start()
+    def _load(self) -> str:
         try:
-            start = time.perf_counter()
-            try:
-                self.load(self.ws, self.file)
-                outcome = "ok"
-            except ConfigError as exc:
-                assert exc.problems and all(p.message for p in exc.problems)
-                outcome = "ConfigError"
-            seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        self.outcomes[outcome] += 1
-        assert seconds < SECONDS_PER_DOCUMENT, f"{seconds:.2f} s for {document[:300]!r}"
-        assert peak < MEMORY_PER_DOCUMENT, f"{peak / 2**20:.0f} MiB for {document[:300]!r}"
+            self.load(self.ws, self.file)
+            return "ok"
+        except ConfigError as exc:
+            assert exc.problems and all(p.message for p in exc.problems)
+            return "ConfigError"
 
     def run(self, strategy: st.SearchStrategy[bytes]) -> None:
-        @FUZZ
-        @given(strategy)
-        def check(document: bytes) -> None:
-            self.check(document)
-
-        check()
-        print(dict(self.outcomes))
-        assert sum(self.outcomes.values()) >= 0.9 * EXAMPLES
+        fuzz._run(self, strategy, allowed={"ok", "ConfigError"})
 
 
 def _load_pipeline(ws: Workspace, file: Path) -> None:
@@ -188,13 +149,13 @@ def _load_sweep(ws: Workspace, file: Path) -> None:
 @pytest.mark.parametrize("strategy", ["generated", "mutated"])
 def test_fuzz_pipeline_yaml(tmp_path: Path, strategy: str) -> None:
     _Harness(tmp_path, _load_pipeline).run(_dumped(_pipelines()) if strategy == "generated"
-                                           else _mutated(_PIPELINE_SEEDS))
+                                           else fuzz._mutated(_PIPELINE_SEEDS))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["generated", "mutated"])
 def test_fuzz_hyperdrive_yaml(tmp_path: Path, strategy: str) -> None:
-    _Harness(tmp_path, _load_sweep).run(_dumped(_sweeps()) if strategy == "generated" else _mutated(_SWEEP_SEEDS))
+    _Harness(tmp_path, _load_sweep).run(_dumped(_sweeps()) if strategy == "generated" else fuzz._mutated(_SWEEP_SEEDS))
 
 
 def test_a_parameter_defined_twice_is_a_config_error(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from scriptrun.rundir import (
     LOGS_DIR,
     METRICS_FILE,
     RAY_JOB_FILE,
+    SHIM_FILE,
     Outcome,
     read_json,
     write_json_atomic,
@@ -87,6 +88,7 @@ class RayBackend:
         self.shared_filesystem = shared_filesystem
         self.artifacts = artifacts
         self._clients: dict[str, Any] = {}
+        self._next_status: dict[Path, float] = {}  # per run: when Ray may be asked its status again
 
     def _jobs(self, address: str | None = None) -> Any:
         address = address or self.address
@@ -164,8 +166,20 @@ class RayBackend:
         return self._jobs(info.get("address")), info.get("job_id", run_dir.name), info
 
     def running(self, run_dir: Path) -> bool:
+        """The driver's shim started the processes (seen in a shared run folder at once), or
+        Ray says the job runs (an HTTP request, at most every STATUS_POLL_SECONDS per run: the
+        agent asks often while a run starts, and a job may wait long for cluster resources)."""
+        if (run_dir / SHIM_FILE).exists():
+            return True
+        now = time.monotonic()
+        if now < self._next_status.get(run_dir, 0.0):
+            return False
+        self._next_status[run_dir] = now + STATUS_POLL_SECONDS
         jobs, job_id, _ = self._job(run_dir)
-        return str(jobs.get_job_status(job_id).value) == "RUNNING"
+        if str(jobs.get_job_status(job_id).value) != "RUNNING":
+            return False
+        self._next_status.pop(run_dir, None)
+        return True
 
     def wait(self, run_dir: Path, timeout: float) -> Outcome | None:
         """The run's outcome once its driver recorded it in the (shared) run folder, or once
@@ -183,6 +197,7 @@ class RayBackend:
             if now > deadline:
                 return None
             time.sleep(POLL_SECONDS)
+        self._next_status.pop(run_dir, None)
         driver_log = jobs.get_job_logs(job_id)  # all of it but the driver's last line, if still running
         logs = run_dir / LOGS_DIR
         logs.mkdir(exist_ok=True)
