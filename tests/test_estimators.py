@@ -174,7 +174,7 @@ def test_objects_in_the_estimator_are_named_in_the_printed_code(ws, src_dir):
 
 
 def test_submit_goes_through_the_script_run_config_path(ws, src_dir, monkeypatch):
-    import scriptrun.runs.submit as submit_module
+    import scriptrun.config.script_run_config as submit_module  # where the ScriptRunConfig path calls submit_job
 
     captured = {}
 

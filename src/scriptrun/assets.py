@@ -15,7 +15,9 @@ from scriptrun.compute.targets import LOCAL, ComputeTarget
 from scriptrun.data.dataset import Dataset
 from scriptrun.data.datastore import Datastore
 from scriptrun.environment.environment import Environment
+from scriptrun.models import Model
 from scriptrun.runs.experiment import Experiment
+from scriptrun.runs.run import list_runs
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.workspace import register_asset_view
 
@@ -26,15 +28,11 @@ def _compute_targets(ws: Workspace) -> dict[str, ComputeTarget]:
 
 
 def _experiments(ws: Workspace) -> dict[str, Experiment]:
-    from scriptrun.runs.run import list_runs
-
     names = sorted({row.get("experiment") or row.get("experimentName") or "" for row in list_runs(ws)} - {""})
     return {name: Experiment(ws, name) for name in names}
 
 
 def _models(ws: Workspace) -> dict[str, Any]:
-    from scriptrun.models import Model
-
     return {model.name: model for model in Model.list(ws, latest=True)}
 
 

@@ -37,6 +37,7 @@ from scriptrun.agent.controllers import (
 )
 from scriptrun.agent.protocol import Submit
 from scriptrun.agent.runstate import RunRecord
+from scriptrun.data.datastore import Datastore
 from scriptrun.errors import RunError
 from scriptrun.rundir import (
     CONTROLLER_FILE,
@@ -303,8 +304,6 @@ class ControllerHost:
             entry = copy.deepcopy(value)
             entry["outputDetails"]["outputName"] = name
             return entry
-        from scriptrun.data.datastore import Datastore
-
         folder = parent.path / "data" / "outputs" / name
         folder.mkdir(parents=True, exist_ok=True)
         for file_name, text in value["files"].items():

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scriptrun.errors import Problem
+from scriptrun.data.consumption import DatasetConsumptionConfig
+from scriptrun.data.dataset import AbstractDataset
+from scriptrun.errors import ConfigError, Problem
 
 MECHANISMS = ("direct", "mount", "download")
 
@@ -47,10 +49,6 @@ def inputs_from_run_config_data(section: Any) -> tuple[list[Any], list[Problem]]
     """The ``DatasetConsumptionConfig`` of each entry of ``run_config.data`` — a dict of
     ``Data`` by name (a single ``Data`` is accepted too), or the mappings a v1 ``.runconfig``
     file holds (``dataLocation.dataset.name``/``version``, ``mechanism``, …) — and the problems."""
-    from scriptrun.data.consumption import DatasetConsumptionConfig
-    from scriptrun.data.dataset import AbstractDataset
-    from scriptrun.errors import ConfigError
-
     if not section:
         return [], []
     entries = {None: section}.items() if isinstance(section, Data) else dict(section).items()

@@ -22,6 +22,7 @@ from scriptrun.config.distributed import (
     PyTorchConfiguration,
     TensorflowConfiguration,
 )
+from scriptrun.config.runconfig_file import load_runconfig, save_runconfig
 from scriptrun.environment.conda import CondaDependencies
 from scriptrun.environment.environment import DEFAULT_ENVIRONMENT_NAME, Environment, environment_spec_data
 from scriptrun.errors import Problem
@@ -226,9 +227,7 @@ class RunConfiguration:
         """Load a v1 ``.runconfig`` file: ``path`` itself, or ``name`` looked up under ``path``
         (``.azureml/<name>``, ``aml_config/<name>``, then with ``.runconfig``, then
         ``<path>/<name>.runconfig``)."""
-        from scriptrun.config.runconfig_file import load_runconfig
-
-        return load_runconfig(path, name)
+        return load_runconfig(path, name, RunConfiguration)
 
     def save(self, path: str | os.PathLike[str] | None = None, name: str | None = None,
              separate_environment_yaml: bool = False) -> str:
@@ -237,8 +236,6 @@ class RunConfiguration:
         ``path`` a folder → ``<path>/.azureml/<name>`` (``aml_config/`` if that exists);
         otherwise a file path, whose parent folders are created as needed.
         """
-        from scriptrun.config.runconfig_file import save_runconfig
-
         return save_runconfig(self, path, name, separate_environment_yaml)
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -24,12 +24,14 @@ from scriptrun.config.distributed import (
     PyTorchConfiguration,
     TensorflowConfiguration,
 )
-from scriptrun.config.runconfig import RunConfiguration
 from scriptrun.environment.conda import CondaDependencies
 from scriptrun.environment.environment import DockerSection, Environment, PythonSection
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.spec.problems import Loc, did_you_mean, format_path
 from scriptrun.spec.yamlio import load_yaml_with_lines
+
+if TYPE_CHECKING:  # runconfig.py's RunConfiguration.load/save call this module
+    from scriptrun.config.runconfig import RunConfiguration
 
 CONFIG_DIRS = ("aml_config", ".azureml")  # aml_config wins when it exists, as in v1
 CONDA_FILE = "conda_dependencies.yml"
@@ -143,7 +145,7 @@ class _Reader:
         return value
 
 
-def load_runconfig(path: str | os.PathLike[str], name: str | None = None) -> RunConfiguration:
+def load_runconfig(path: str | os.PathLike[str], name: str | None, cls: type[RunConfiguration]) -> RunConfiguration:
     file, base = find_runconfig(path, name)
     reader = _Reader(file)
     data = reader.data or {}
@@ -165,7 +167,7 @@ def load_runconfig(path: str | os.PathLike[str], name: str | None = None) -> Run
         key = next(k for k in data if snake(str(k)) == "environment")
         env_data = reader.read(env_value, _ENVIRONMENT, (key,))
         environment = _environment(env_data or {}, base, file.parent, reader, (key,))
-    rc = _build(fields, reader)
+    rc = _build(cls(), fields, reader)
     if reader.problems:
         raise ConfigError(reader.problems)
     if environment is not None:
@@ -212,8 +214,7 @@ def _environment(data: dict[str, Any], base: Path, here: Path, reader: _Reader, 
     return env
 
 
-def _build(fields: dict[str, Any], reader: _Reader) -> RunConfiguration:
-    rc = RunConfiguration()
+def _build(rc: RunConfiguration, fields: dict[str, Any], reader: _Reader) -> RunConfiguration:
     for name, value in fields.items():
         if name in _SECTION_CLASSES:
             kwargs = {k: v for k, v in (value or {}).items() if v is not None or k == "process_count"}

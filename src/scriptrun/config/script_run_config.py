@@ -30,9 +30,12 @@ from scriptrun.config.legacy_distributed import distributed_config
 from scriptrun.config.prepare import prepare_job
 from scriptrun.config.run_data import inputs_from_run_config_data
 from scriptrun.config.runconfig import RunConfiguration, argument_list, name_of
+from scriptrun.data.consumption import DatasetConsumptionConfig
+from scriptrun.data.output import OutputFileDatasetConfig
 from scriptrun.environment.environment import DEFAULT_ENVIRONMENT_NAME, Environment
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.runs.experiment import register_submit_function
+from scriptrun.runs.submit import submit_job
 from scriptrun.spec.checks import check_spec, raise_problems
 from scriptrun.spec.job import MAX_DURATION_SECONDS_DEFAULT, EnvironmentSpec, JobSpec
 from scriptrun.spec.problems import format_path, validate_model
@@ -232,9 +235,6 @@ class ScriptRunConfig:
                   node_count=spec.node_count, source_directory_data_store=spec.source_directory_data_store)
         src.run_config.environment_variables = dict(spec.environment_variables)
         src.run_config.secret_environment_variables = list(spec.secret_environment_variables)
-        from scriptrun.data.consumption import DatasetConsumptionConfig
-        from scriptrun.data.output import OutputFileDatasetConfig
-
         src.inputs = [DatasetConsumptionConfig._from_spec(n, i) for n, i in spec.inputs.items()] or None
         src.outputs = [OutputFileDatasetConfig._from_spec(n, o) for n, o in spec.outputs.items()] or None
         src.resume_from = spec.resume_from
@@ -373,8 +373,6 @@ def _submit(config: ScriptRunConfig, workspace: Workspace, experiment_name: str,
     """``Experiment.submit(ScriptRunConfig)``: validate fully, then the one submission path."""
     if kwargs:
         raise TypeError(f"Experiment.submit() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
-    from scriptrun.runs.submit import submit_job
-
     spec = prepare_job(config, workspace)
     return submit_job(spec, workspace, experiment_name, tags=tags, run_id=run_id,
                       parent_run_id=_parent_run_id, yaml_origin=config._yaml_file)

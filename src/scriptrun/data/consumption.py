@@ -39,6 +39,7 @@ class DatasetConsumptionConfig:
     """Input ``name`` of a job: ``dataset`` consumed in ``mode`` at ``path_on_compute``."""
 
     def __init__(self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None):
+        # local: dataset.py builds these configs (as_named_input, as_mount, ...) and imports this module
         from scriptrun.data.dataset import AbstractDataset
 
         self.name = check_name(name)

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from scriptrun.data.datastore import Datastore, relative_path
+from scriptrun.data.output import OutputFileDatasetConfig
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.spec.job import DataLocationSpec, DatasetSpec, InputSpec
 
@@ -98,8 +99,6 @@ class DataReference:
 
     def as_upload(self, path_on_compute: str | None = None, overwrite: bool = False) -> Any:
         """An output written by the job and uploaded to this path when it completes."""
-        from scriptrun.data.output import OutputFileDatasetConfig
-
         out = OutputFileDatasetConfig(self.data_reference_name, (self.datastore, self.path_on_datastore),
                                       source=path_on_compute)
         return out.as_upload(overwrite=overwrite)

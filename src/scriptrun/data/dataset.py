@@ -17,10 +17,14 @@ import hashlib
 import json
 import os
 import posixpath
+import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from scriptrun.data.consumption import DatasetConsumptionConfig
+from scriptrun.data.datapath import DataPath
 from scriptrun.data.datastore import Datastore, datastore_url, filesystem, is_local, relative_path
 from scriptrun.errors import ConfigError, DataError, Problem
 from scriptrun.spec.job import DataLocationSpec, DatasetSpec
@@ -37,8 +41,6 @@ _GLOB = ("*", "?", "[")
 def to_locations(path: Any, field: str = "path") -> tuple[list[DataLocationSpec], Workspace | None]:
     """v1's ``path`` argument (a URL or local path, ``(datastore, "path")``, a ``DataPath``,
     or a list of those) → locations, and the workspace a datastore came from."""
-    from scriptrun.data.datapath import DataPath
-
     items = path if isinstance(path, list) else [path]
     out: list[DataLocationSpec] = []
     workspace: Workspace | None = None
@@ -88,6 +90,27 @@ def expand(location: DataLocationSpec, workspace: Workspace | None) -> tuple[Any
     if fs.isdir(path):
         return fs, path.rstrip("/"), sorted(fs.find(path))
     return fs, posixpath.dirname(path), [path]
+
+
+def copy_dataset(spec: DatasetSpec, workspace: Workspace | None, target: Path, *, overwrite: bool = False,
+                 ignore_not_found: bool = False) -> list[str]:
+    """Copy every file of ``spec`` into ``target`` (keeping paths below each location's root)."""
+    out = []
+    for location in spec.paths:
+        try:
+            fs, root, files = expand(location, workspace)
+        except DataError:
+            if ignore_not_found:
+                continue
+            raise
+        for file in files:
+            rel = file[len(root):].lstrip("/") if file.startswith(root + "/") else os.path.basename(file)
+            dest = target / rel
+            if overwrite or not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(file, str(dest))
+            out.append(str(dest))
+    return out
 
 
 def is_local_filesystem(fs: Any) -> bool:
@@ -181,8 +204,6 @@ class AbstractDataset:
 
     def as_named_input(self, name: str) -> Any:
         """Consume this dataset as input ``name`` in direct mode (see ``as_mount``/``as_download``)."""
-        from scriptrun.data.consumption import DatasetConsumptionConfig
-
         return DatasetConsumptionConfig(name, self)
 
     # -- lookup (v1 static names) -------------------------------------------------------------
@@ -226,20 +247,14 @@ class FileDataset(AbstractDataset):
     """Files (one or many, from datastores or URLs) delivered to a job as a folder or a file."""
 
     def as_mount(self, path_on_compute: str | None = None) -> Any:
-        from scriptrun.data.consumption import DatasetConsumptionConfig
-
         return DatasetConsumptionConfig(_auto_name(self), self, "mount", path_on_compute)
 
     def as_download(self, path_on_compute: str | None = None) -> Any:
-        from scriptrun.data.consumption import DatasetConsumptionConfig
-
         return DatasetConsumptionConfig(_auto_name(self), self, "download", path_on_compute)
 
     def download(self, target_path: str | os.PathLike[str] | None = None, overwrite: bool = False,
                  ignore_not_found: bool = False) -> list[str]:
         """Copy the files into ``target_path`` (default: a new temporary folder); return their paths."""
-        from scriptrun.data.materialize import copy_dataset
-
         target = Path(target_path) if target_path is not None else Path(_tempdir())
         return copy_dataset(self._spec, self._workspace, target, overwrite=overwrite,
                             ignore_not_found=ignore_not_found)
@@ -312,14 +327,10 @@ def _read_table(pd: Any, fmt: str | None, fh: Any, options: dict[str, Any]) -> A
 
 
 def _auto_name(dataset: AbstractDataset) -> str:
-    import uuid
-
     return f"input__{hashlib.sha256(dataset.id.encode()).hexdigest()[:8] if dataset.name else uuid.uuid4().hex[:8]}"
 
 
 def _tempdir() -> str:
-    import tempfile
-
     return tempfile.mkdtemp(prefix="scriptrun-dataset-")
 
 

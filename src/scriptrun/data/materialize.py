@@ -30,6 +30,7 @@ from typing import Any
 from scriptrun.data.dataset import (
     AbstractDataset,
     FileDatasetFactory,
+    copy_dataset,
     dataset_from_spec,
     expand,
     fingerprint,
@@ -54,27 +55,6 @@ class PreparedData:
     spec: JobSpec
     env: dict[str, str]
     inputs: list[dict[str, Any]]
-
-
-def copy_dataset(spec: DatasetSpec, workspace: Workspace | None, target: Path, *, overwrite: bool = False,
-                 ignore_not_found: bool = False) -> list[str]:
-    """Copy every file of ``spec`` into ``target`` (keeping paths below each location's root)."""
-    out = []
-    for location in spec.paths:
-        try:
-            fs, root, files = expand(location, workspace)
-        except DataError:
-            if ignore_not_found:
-                continue
-            raise
-        for file in files:
-            rel = file[len(root):].lstrip("/") if file.startswith(root + "/") else os.path.basename(file)
-            dest = target / rel
-            if overwrite or not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                fs.get_file(file, str(dest))
-            out.append(str(dest))
-    return out
 
 
 def resolve_dataset(workspace: Workspace, dataset: DatasetSpec | str) -> DatasetSpec:

@@ -360,7 +360,7 @@ def _requirement_lines(file: Path, seen: frozenset[Path] = frozenset()) -> list[
 def environment_from_file(file: str | os.PathLike[str], name: str | None = None) -> Environment:
     """An environment from a file: a scriptrun environment YAML (keys of ``EnvironmentSpec``),
     a conda environment file (has ``dependencies:``), or a pip requirements file (``.txt``)."""
-    from scriptrun.spec.yamlio import load_yaml_with_lines
+    from scriptrun.spec.yamlio import load_yaml_with_lines  # a rare path, kept off the agent's start-up
 
     path = Path(file)
     if path.suffix == ".txt":

@@ -36,6 +36,7 @@ from scriptrun.agent.controllers import (
     UpdateParent,
 )
 from scriptrun.errors import with_see_also
+from scriptrun.hyperdrive.plot import PLOT_FILE, render_sweep_plot
 from scriptrun.hyperdrive.policy import policy_from_json
 from scriptrun.hyperdrive.sampling import GridParameterSampling, grid_size, suggest
 from scriptrun.hyperdrive.trial import hyperparameters_json, trial_spec
@@ -348,8 +349,6 @@ class SweepController:
         """The primary metric over trials and intervals as a PNG (base64), when matplotlib is there."""
         if not any(t.values for t in self.trials):
             return {}
-        from scriptrun.hyperdrive.plot import PLOT_FILE, render_sweep_plot
-
         try:
             png = render_sweep_plot([(t.index, t.status, t.values) for t in self.trials],
                                     self.primary_metric_name, self.goal)

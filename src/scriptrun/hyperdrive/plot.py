@@ -1,7 +1,7 @@
 """The sweep's picture: the primary metric over trials (each trial's best value, and the best
 so far) and, per trial, over its intervals. A PNG drawn with matplotlib's Agg canvas (no
-pyplot, no display, no global backend change), imported only when a sweep ends — never by
-``import scriptrun``.
+pyplot, no display, no global backend change); matplotlib is imported only when a sweep
+ends — never by ``import scriptrun``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scriptrun.errors import ConfigError, Problem
+from scriptrun.hyperdrive.bayesian import bayesian_point  # imports optuna only when it suggests
 from scriptrun.hyperdrive.expressions import NAMES, check_expression, sample
 
 Hyperparameters = dict[str, Any]
@@ -176,7 +177,5 @@ def suggest(sampling: Mapping[str, Any], *, seed: int, index: int, goal: str,
     if name == GridParameterSampling.SAMPLING_NAME:
         return grid_point(space, index)
     if name == BayesianParameterSampling.SAMPLING_NAME:
-        from scriptrun.hyperdrive.bayesian import bayesian_point  # optuna only on this path
-
         return bayesian_point(space, seed=seed + index, goal=goal, history=history, pending=pending)
     return random_point(space, seed, index)

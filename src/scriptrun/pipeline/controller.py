@@ -26,6 +26,7 @@ from scriptrun.agent.controllers import (
     UpdateParent,
 )
 from scriptrun.pipeline.graph import StepNode, downstream, fill_parameters, topological_order
+from scriptrun.pipeline.graph_svg import render_pipeline
 from scriptrun.rundir import RunStatus
 from scriptrun.spec.reuse import parameter_component, reuse_key, upstream_component
 
@@ -250,8 +251,6 @@ class PipelineController:
         files = {STEPS_FILE: json.dumps({"pipeline_run_id": self.pipeline_run_id, "parameters": self.parameters,
                                          "steps": self.summary()}, indent=2, default=str)}
         if graph:
-            from scriptrun.pipeline.graph_svg import render_pipeline
-
             files.update(render_pipeline(self.summary(), title=self.description))
         return files
 

@@ -18,9 +18,13 @@ from scriptrun.config.prepare import prepare_job
 from scriptrun.errors import ConfigError, Problem
 from scriptrun.pipeline.graph import Binding, StepNode, find_cycle, parameters_used
 from scriptrun.pipeline.pipeline_data import PipelineData
+from scriptrun.pipeline.pipeline_run import submit_pipeline
+from scriptrun.pipeline.pipeline_yaml import pipeline_from_yaml, pipeline_to_yaml
+from scriptrun.pipeline.published import publish
 from scriptrun.pipeline.step import Lowered, PipelineStep, StepSequence, _prefixed
 from scriptrun.runs.experiment import Experiment, register_submit_function
 from scriptrun.runs.submit import plan_job
+from scriptrun.spec.checks import raise_problems
 from scriptrun.spec.problems import did_you_mean
 from scriptrun.spec.reuse import static_components
 from scriptrun.workspace import Workspace
@@ -159,8 +163,6 @@ class Pipeline:
             nodes.append(StepNode(step.name, data, snapshot_id, components, step.allow_reuse, bindings[step.name],
                                   tuple(sorted(after[step.name])), tuple(used), dict(low.spec_parameters), sweep))
         if problems:
-            from scriptrun.spec.checks import raise_problems
-
             raise_problems(problems, file=self._yaml_file)
         return nodes, {k: v for k, v in defaults.items()}
 
@@ -185,22 +187,16 @@ class Pipeline:
     def publish(self, name: str, description: str | None = None, version: str | None = None,
                 continue_on_step_failure: bool | None = None) -> Any:
         """Register this pipeline in the workspace as ``name``; returns a ``PublishedPipeline``."""
-        from scriptrun.pipeline.published import publish
-
         return publish(self, name, description=description, version=version,
                        continue_on_step_failure=continue_on_step_failure)
 
     @classmethod
     def from_yaml(cls, workspace: Workspace, file: str | os.PathLike[str]) -> Pipeline:
         """Load a pipeline YAML (``description``, ``inputs``, ``jobs``; see ``pipeline_yaml``)."""
-        from scriptrun.pipeline.pipeline_yaml import pipeline_from_yaml
-
         return pipeline_from_yaml(workspace, file)
 
     def to_yaml(self, file: str | os.PathLike[str] | None = None) -> str:
         """The pipeline as YAML (written to ``file`` when given, paths relative to it)."""
-        from scriptrun.pipeline.pipeline_yaml import pipeline_to_yaml
-
         return pipeline_to_yaml(self, file)
 
     def __repr__(self) -> str:
@@ -252,8 +248,6 @@ def _snapshot(spec: Any, workspace: Workspace) -> tuple[str, dict[str, str]]:
 
 def _submit(pipeline: Pipeline, workspace: Workspace, experiment_name: str, *, tags: dict[str, str] | None = None,
             **kwargs: Any) -> Any:
-    from scriptrun.pipeline.pipeline_run import submit_pipeline
-
     return submit_pipeline(pipeline, workspace, experiment_name, tags=tags, **kwargs)
 
 

@@ -27,7 +27,7 @@ from scriptrun.pipeline.controller import (
     STEPS_FILE,
     PipelineController,
 )
-from scriptrun.pipeline.graph_svg import GRAPH_FILE
+from scriptrun.pipeline.graph_svg import GRAPH_FILE, render_pipeline
 from scriptrun.pipeline.parameter import resolve_parameters
 from scriptrun.rundir import RunKind, RunStatus, is_terminal
 from scriptrun.runs.run import Run, new_run_id
@@ -42,7 +42,7 @@ def submit_pipeline(pipeline: Any, workspace: Workspace, experiment_name: str, *
                     run_id: str | None = None, _parent_run_id: str | None = None, **kwargs: Any) -> PipelineRun:
     """``Experiment.submit(pipeline, ...)``: plan every step (validate, snapshot, keys), then
     hand the controller to the workspace agent. Returns at once."""
-    from scriptrun.runs.submit import submit_parent
+    from scriptrun.runs.submit import submit_parent  # the submit side (snapshots) only when submitting
 
     if kwargs:
         raise TypeError(f"Experiment.submit() got unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
@@ -82,7 +82,8 @@ class PortDataReference:
     def download(self, local_path: str | os.PathLike[str], overwrite: bool | None = None,
                  show_progress: bool | None = None) -> str:
         """Copy the output's files below ``local_path/<path on datastore>``; return that folder."""
-        from scriptrun.data.materialize import copy_dataset
+        # a rare path: a PipelineRun only looked at does not build the data package and the spec models
+        from scriptrun.data.dataset import copy_dataset
         from scriptrun.spec.job import DataLocationSpec, DatasetSpec
 
         location = (DataLocationSpec(datastore=self.datastore_name, path=self.path_on_datastore)
@@ -203,8 +204,6 @@ class PipelineRun(Run):
         text = _parent_file(self.experiment.workspace, self._id, STEPS_FILE)
         if text is None:
             return stored
-        from scriptrun.pipeline.graph_svg import render_pipeline
-
         title = self.get_properties().get("scriptrun.pipeline.description")
         return render_pipeline(json.loads(text)["steps"], title=title).get(GRAPH_FILE, stored)
 

@@ -91,6 +91,7 @@ def pipeline_from_yaml(workspace: Workspace, file: str | os.PathLike[str]) -> An
 def pipeline_from_mapping(workspace: Workspace, data: dict[str, Any], *, base_dir: str | os.PathLike[str],
                           file: str | None = None, lines: dict[Loc, int] | None = None) -> Any:
     """A :class:`Pipeline` from a parsed pipeline YAML mapping (paths relative to ``base_dir``)."""
+    # local: pipeline.py imports this module (Pipeline.from_yaml/to_yaml, publishing)
     from scriptrun.pipeline.pipeline import Pipeline
 
     doc = validate_model(_Document, data, file=file, lines=lines)

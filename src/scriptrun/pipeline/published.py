@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scriptrun.pipeline.pipeline_yaml import pipeline_from_mapping, pipeline_to_mapping
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.registry import AssetRegistry
 
@@ -56,8 +57,6 @@ class PublishedPipeline:
         return list(self._definition["pipeline"]["jobs"])
 
     def to_pipeline(self, workspace: Workspace | None = None) -> Any:
-        from scriptrun.pipeline.pipeline_yaml import pipeline_from_mapping
-
         return pipeline_from_mapping(workspace or self.workspace, dict(self._definition["pipeline"]),
                                      base_dir=Path("/"))
 
@@ -74,8 +73,6 @@ class PublishedPipeline:
 def publish(pipeline: Any, name: str, *, description: str | None = None, version: str | None = None,
             continue_on_step_failure: bool | None = None) -> PublishedPipeline:
     """Register ``pipeline`` (validated) under ``name``."""
-    from scriptrun.pipeline.pipeline_yaml import pipeline_to_mapping
-
     definition = {"description": description if description is not None else pipeline.description,
                   "version_label": version, "continue_on_step_failure": bool(continue_on_step_failure),
                   "pipeline": pipeline_to_mapping(pipeline)}

@@ -44,7 +44,8 @@ class SubmittedRun(Run):
         out: dict[str, Any] = {}
         for name, item in self._datasets().get("inputs", {}).items():
             if item.get("mode") == "direct":
-                from scriptrun.data.dataset import dataset_from_spec  # fsspec/pandas only when used
+                # a rare path: a job's Run.get_context() does not build the data package and the spec models
+                from scriptrun.data.dataset import dataset_from_spec
                 from scriptrun.spec.job import DatasetSpec
 
                 spec = DatasetSpec.model_validate(item["dataset"])

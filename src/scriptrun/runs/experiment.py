@@ -10,15 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scriptrun.agent.protocol import Submit
 from scriptrun.errors import ConfigError, Problem, SubmitError
 from scriptrun.rundir import RunKind
+from scriptrun.runs.run import Run, agent_client, new_run_id
 from scriptrun.workspace import Workspace
-
-if TYPE_CHECKING:
-    from scriptrun.runs.run import Run
 
 SubmitFunction = Callable[..., "Run"]
 _SUBMIT_FUNCTIONS: dict[type, SubmitFunction] = {}
@@ -59,16 +57,12 @@ class Experiment:
     def get_runs(self, type: str | None = None, tags: dict[str, str] | str | None = None,
                  properties: dict[str, str] | str | None = None, include_children: bool = False) -> Iterator[Run]:
         """This experiment's runs, newest first."""
-        from scriptrun.runs.run import Run
-
         yield from Run.list(self, type=type, tags=tags, properties=properties, include_children=include_children)
 
     def start_logging(self, *args: Any, outputs: str | bool | None = None, **kwargs: Any) -> Run:
         """Start an interactive run (no process) to log to from this Python session; end it
         with ``run.complete()``/``run.fail()`` or use it as a context manager. Files in
         ``./outputs`` (or the folder given as ``outputs``) are uploaded when it ends."""
-        from scriptrun.runs.run import Run, agent_client, new_run_id
-
         run_id = kwargs.get("run_id") or new_run_id(self.name)
         agent_client(self.workspace).request(Submit(run_id=run_id, experiment=self.name, kind=RunKind.INTERACTIVE,
                                                     parent_run_id=kwargs.get("_parent_run_id")))

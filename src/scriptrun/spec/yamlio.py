@@ -39,8 +39,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from scriptrun.errors import ConfigError, Problem
+from scriptrun.spec.checks import check_source_and_script, check_spec
 from scriptrun.spec.job import JobSpec
-from scriptrun.spec.problems import Loc, format_path, validate_model
+from scriptrun.spec.problems import Loc, _line_of, format_path, validate_model
 
 MAX_FILE_BYTES = 16 * 2**20
 MAX_DEPTH = 64
@@ -416,9 +417,6 @@ def _checks_of_the_rest(data: dict[str, Any], problems: list[Problem], file: str
                         lines: dict[Loc, int] | None) -> list[Problem]:
     """The rule checks of the job without the keys that failed validation (their problems are
     already reported): what else is wrong, found in the same pass."""
-    from scriptrun.spec.checks import check_source_and_script, check_spec
-    from scriptrun.spec.problems import _line_of
-
     failed = {_top_key(p.path) for p in problems}
     rest = {k: v for k, v in data.items() if k not in failed}
     try:
