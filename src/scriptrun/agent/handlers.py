@@ -19,6 +19,8 @@ from scriptrun.agent import protocol as p
 from scriptrun.agent.runstate import RunRecord, run_details
 from scriptrun.errors import RunError
 from scriptrun.rundir import LOGS_DIR, METRICS_FILE, RunKind, RunStatus, read_records, shape_metrics
+from scriptrun.spec.checks import needs_build
+from scriptrun.spec.job import EnvironmentSpec
 from scriptrun.version import __version__
 
 if TYPE_CHECKING:
@@ -288,9 +290,6 @@ class Handlers:
 
 def _preparation(record: RunRecord) -> str:
     """What a ``Preparing`` run is doing, from what its preparation has recorded so far."""
-    from scriptrun.spec.checks import needs_build
-    from scriptrun.spec.job import EnvironmentSpec
-
     spec = record.spec or {}
     env = spec.get("environment")
     if isinstance(env, dict) and not record.environment and needs_build(EnvironmentSpec.model_validate(env)):

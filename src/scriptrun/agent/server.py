@@ -47,7 +47,7 @@ from scriptrun.agent.tracking import SyncState, Tracking
 from scriptrun.compute import local
 from scriptrun.compute.backend import SECRET_NAMES_VAR, ComputeBackend, Launch
 from scriptrun.compute.targets import make_backend, target_definitions
-from scriptrun.data.materialize import release_inputs
+from scriptrun.data.materialize import deliver_outputs, prepare_data, release_inputs
 from scriptrun.environment.builder import BuildCanceled, BuildControl, ensure_environment, stop_orphaned_build
 from scriptrun.errors import RunError, ScriptrunError, WorkspaceError
 from scriptrun.rundir import (
@@ -64,6 +64,7 @@ from scriptrun.rundir import (
     read_records,
 )
 from scriptrun.spec import EnvironmentSpec, JobSpec
+from scriptrun.spec.checks import needs_build
 from scriptrun.workspace import Workspace
 from scriptrun.workspace.keyvault import resolve_secrets
 from scriptrun.workspace.snapshot import remove_escaping_links
@@ -442,9 +443,6 @@ class Agent:
         environment built or fetched from the cache (build log in ``<run dir>/logs/``), its
         inputs materialised and output folders made. Returns the spec with the data
         placeholders filled in, the interpreter to run ``python`` with, and extra variables."""
-        from scriptrun.data.materialize import prepare_data
-        from scriptrun.spec.checks import needs_build
-
         python = local.interpreter(spec, record.client_python)
         if needs_build(spec.environment):
             assert isinstance(spec.environment, EnvironmentSpec)
@@ -478,8 +476,6 @@ class Agent:
         (record.path / JOB_FILE).write_text(json.dumps(record.spec, indent=2))
         spec = JobSpec.model_validate(record.spec) if record.spec else None
         if outcome.reason == "completed" and spec is not None and spec.outputs:
-            from scriptrun.data.materialize import deliver_outputs
-
             record.output_datasets = deliver_outputs(self.ws, spec, run_id=record.run_id, run_dir=record.path)
             record.save()
         if record.input_datasets or record.output_datasets:
