@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"workspace"},
     {"spec"},
     {"rundir"},
-    {"errors", "version"},
+    {"errors", "version", "progress"},
 ]
 RANK = {pkg: rank for rank, layer in enumerate(LAYERS) for pkg in layer}
 

@@ -123,20 +123,28 @@ class Handlers:
                     break
                 self.agent.changed.wait(remaining)
             status = record.status
-        if record.is_terminal:  # an ended run's end is in MLflow too when the client hears of it
-            self.agent.tracking.flush(record.mlflow_run_id, timeout=max(0.0, deadline - time.monotonic()) + 5.0)
+        # A run has ended for its clients once its end (files, state) is in MLflow, too:
+        # until then it is Finalizing (v1: uploading what the run produced).
+        if record.is_terminal and not self.agent.tracking.flush(record.mlflow_run_id,
+                                                                timeout=max(0.0, deadline - time.monotonic()) + 1.0):
+            return RunStatus.FINALIZING.value
         return status
 
     def waiting(self, request: p.Waiting) -> dict[str, Any]:
         agent = self.agent
         with agent.lock:
             record = self._record(request.run_id)
-            reason = None
+            reason, progress = None, None
             if record.status == RunStatus.QUEUED.value:
                 reason = self._queue_reason(record)
             elif record.status == RunStatus.PREPARING.value:
                 reason = f"Preparing: {_preparation(record)}"
-            return {"status": record.status, "reason": reason}
+            elif record.status == RunStatus.FINALIZING.value:
+                reason = "Finalizing: collecting outputs"
+            elif record.is_terminal and agent.tracking.is_pending(record.mlflow_run_id):
+                reason = "Finalizing: uploading outputs and logs to MLflow"
+                progress = agent.tracking.uploading.get(record.mlflow_run_id)
+            return {"status": record.status, "reason": reason, "progress": progress}
 
     def _queue_reason(self, record: RunRecord) -> str:
         agent = self.agent

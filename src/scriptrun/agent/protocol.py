@@ -80,8 +80,9 @@ class Wait(RunRequest):
 
 
 class Waiting(RunRequest):
-    """Why a run has not started yet: its place in the queue, or what its preparation is doing
-    (``{"status": ..., "reason": str | None}``; no reason once it runs or has ended)."""
+    """Why a run is not running or ended yet: its place in the queue, what its preparation is
+    doing, or what its finalizing uploads (``{"status": ..., "reason": str | None, "progress":
+    [bytes done, bytes] | None}``; no reason while it runs and once it has ended)."""
 
     op: Literal["waiting"] = "waiting"
 

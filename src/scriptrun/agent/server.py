@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from scriptrun import progress
 from scriptrun.agent.handlers import Handlers
 from scriptrun.agent.host import ControllerHost
 from scriptrun.agent.protocol import Submit
@@ -637,6 +638,7 @@ def main(root: str) -> int:
         return 0  # another agent serves this workspace
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.chdir(workspace.dir)  # MLflow puts a new SQL store's artifacts under ./mlruns: the workspace's
+    progress.disable()  # the agent's stderr is its log: no progress lines for snapshots or uploads
     agent = Agent(workspace)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     agent.serve()

@@ -23,6 +23,7 @@ import collections
 import json
 import logging
 import os
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -94,6 +95,7 @@ class Tracking:
         self._queue: collections.deque[tuple[str, Callable[[], None]]] = collections.deque()
         self._pending: collections.Counter[str] = collections.Counter()
         self._experiments: dict[str, str] = {}
+        self.uploading: dict[str, tuple[int, int]] = {}  # run id -> (bytes uploaded, bytes) of an ending run's files
         threading.Thread(target=self._writer, name="mlflow-writer", daemon=True).start()
 
     # -- the writer thread ---------------------------------------------------------------------
@@ -160,6 +162,11 @@ class Tracking:
         """How many writes are queued or being written."""
         with self._cond:
             return sum(self._pending.values())
+
+    def is_pending(self, key: str) -> bool:
+        """Some write for ``key`` (an MLflow run id) is queued or being written."""
+        with self._cond:
+            return bool(self._pending[key])
 
     @property
     def client(self) -> Any:
@@ -312,11 +319,21 @@ class Tracking:
             if state.ended:
                 return
             client = self._client
+            uploads = [(file, artifact_path) for file, artifact_path in files if file.is_file()]
             for folder, artifact_path in folders:
-                self._log_dir(mlflow_run_id, folder, artifact_path)
-            for file, artifact_path in files:
-                if file.is_file():
+                if folder.is_dir():
+                    uploads += [(file, posixpath.join(artifact_path, file.parent.relative_to(folder).as_posix())
+                                 .removesuffix("/."))
+                                for file in sorted(folder.rglob("*")) if file.is_file()]
+            sizes = [file.stat().st_size for file, _ in uploads]
+            self.uploading[mlflow_run_id] = (0, sum(sizes))
+            try:
+                for (file, artifact_path), size in zip(uploads, sizes, strict=True):
                     client.log_artifact(mlflow_run_id, os.fspath(file), artifact_path)
+                    done, total = self.uploading[mlflow_run_id]
+                    self.uploading[mlflow_run_id] = (done + size, total)
+            finally:
+                del self.uploading[mlflow_run_id]
             records, _ = read_records(metrics_file)
             for name, columns in table_columns(records).items():
                 try:

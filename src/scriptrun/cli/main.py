@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -60,8 +59,6 @@ app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(sweep_app, name="sweep")
 run_app.command("submit-pipeline")(submit_pipeline)
 run_app.command("submit-hyperdrive")(submit_hyperdrive)
-
-WAIT_POLL_SECONDS = 0.3
 
 
 def _version(value: bool) -> None:
@@ -116,10 +113,7 @@ def submit_script(
 
 def _follow(run: Any, rank: Optional[int] = None) -> int:
     """Stream a run's log (rank 0, or ``rank``) until it ends, saying on stderr why it waits
-    while it is queued or preparing. The exit code of its outcome: 0 only if it completed."""
-    stop = threading.Event()
-    reasons = threading.Thread(target=_report_waiting, args=(run, stop), daemon=True)
-    reasons.start()
+    while it is queued, preparing or finalizing. The exit code of its outcome: 0 only if it completed."""
     try:
         if rank is None:
             status = run.wait_for_completion(show_output=True, raise_on_error=False)["status"]
@@ -130,55 +124,38 @@ def _follow(run: Any, rank: Optional[int] = None) -> int:
                   f"  follow it again: scriptrun run logs -f {run.id}\n"
                   f"  stop it:         scriptrun run cancel {run.id}", markup=False)
         return 130
-    finally:
-        stop.set()
     return 0 if status == "Completed" else 1
-
-
-def _report_waiting(run: Any, stop: threading.Event) -> None:
-    """Print each new reason why ``run`` has not started (its place in the queue, what its
-    preparation does) to stderr, until it runs, ends, or ``stop`` is set."""
-    from scriptrun.agent import protocol
-    from scriptrun.runs.run import agent_client
-
-    client = agent_client(run.experiment.workspace)
-    last = None
-    try:
-        while not stop.wait(WAIT_POLL_SECONDS):  # a run that starts at once has nothing to explain
-            reason = client.request(protocol.Waiting(run_id=run.id))["reason"]
-            if reason is None:
-                return
-            if reason != last:
-                err.print(reason, markup=False, style="dim")
-                last = reason
-    except Exception:  # noqa: BLE001 - a hint only: the main thread reports real problems
-        return
 
 
 def _follow_rank(run: Any, rank: int) -> str:
     """Print one rank's log as it grows until the run ends; return the final status."""
     from scriptrun.agent import protocol
     from scriptrun.rundir import is_terminal
-    from scriptrun.runs.run import agent_client
+    from scriptrun.runs.run import WaitReasons, agent_client
 
     client = agent_client(run.experiment.workspace)
     logs = Path(run.get_details()["runDir"]) / "logs"
     offset = 0
-    while True:
-        status = client.request(protocol.Wait(run_id=run.id, timeout=0.2))
-        path = _rank_log(logs, rank)
-        if path is not None:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-            offset += len(data)
-            sys.stdout.write(data.decode("utf-8", errors="replace"))
-            sys.stdout.flush()
-        if is_terminal(status):
-            if path is None:
-                err.print(f"run {run.id} has no log of rank {rank}: "
-                          f"{', '.join(p.name for p in sorted(logs.glob('*.txt'))) or 'no logs'}", markup=False)
-            return status
+    reasons = WaitReasons(run)
+    reasons.start()
+    try:
+        while True:
+            status = client.request(protocol.Wait(run_id=run.id, timeout=0.2))
+            path = _rank_log(logs, rank)
+            if path is not None:
+                with open(path, "rb") as fh:
+                    fh.seek(offset)
+                    data = fh.read()
+                offset += len(data)
+                sys.stdout.write(data.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+            if is_terminal(status):
+                if path is None:
+                    err.print(f"run {run.id} has no log of rank {rank}: "
+                              f"{', '.join(p.name for p in sorted(logs.glob('*.txt'))) or 'no logs'}", markup=False)
+                return status
+    finally:
+        reasons.stop()
 
 
 def _rank_log(logs: Path, rank: int) -> Optional[Path]:

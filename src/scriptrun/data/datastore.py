@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scriptrun.errors import ConfigError, DataError, Problem, WorkspaceError
+from scriptrun.progress import Progress
 from scriptrun.spec.problems import did_you_mean
 from scriptrun.workspace import AssetRegistry, Workspace
 
@@ -145,7 +146,7 @@ class Datastore:
         """Copy ``files`` to ``target_path``, each at its path relative to ``relative_root``
         (default: the file name only)."""
         fs, root = filesystem(self.full_url(target_path, "target_path"))
-        copied = skipped = 0
+        planned = []
         for file in files:
             local = Path(file)
             if not local.is_file():
@@ -153,13 +154,18 @@ class Datastore:
             rel = local.relative_to(relative_root).as_posix() if relative_root else local.name
             if rel.startswith("../"):
                 raise DataError(f"upload_files: {local} is not under relative_root {relative_root}")
-            remote = root.rstrip("/") + "/" + rel
-            if not overwrite and fs.exists(remote):
-                skipped += 1
-                continue
-            fs.makedirs(posixpath.dirname(remote), exist_ok=True)
-            fs.put_file(str(local), remote)
-            copied += 1
+            planned.append((local, root.rstrip("/") + "/" + rel, local.stat().st_size))
+        copied = skipped = 0
+        with Progress(f"Uploading to {self.name}", total=sum(size for *_, size in planned),
+                      enabled=show_progress) as progress:
+            for local, remote, size in planned:
+                if not overwrite and fs.exists(remote):
+                    skipped += 1
+                else:
+                    fs.makedirs(posixpath.dirname(remote), exist_ok=True)
+                    fs.put_file(str(local), remote)
+                    copied += 1
+                progress.advance(size)
         if show_progress:
             print(f"Uploaded {copied} file(s) to {self.name}:{relative_path(target_path, 'target_path') or '/'}"
                   + (f"; skipped {skipped} already there (overwrite=True / --overwrite replaces them)" if skipped else ""))
@@ -173,15 +179,18 @@ class Datastore:
         base = root.rstrip("/")
         rel = relative_path(prefix, "prefix")
         start = f"{base}/{rel}" if rel else base
-        files = [start] if fs.isfile(start) else (fs.find(start) if fs.exists(start) else [])
+        found = ({start: fs.info(start)} if fs.isfile(start) else
+                 fs.find(start, detail=True) if fs.exists(start) else {})
+        sizes = {remote: info.get("size") or 0 for remote, info in found.items()}
         copied = 0
-        for remote in files:
-            dest = Path(target_path) / remote[len(base):].lstrip("/")
-            if dest.exists() and not overwrite:
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fs.get_file(remote, str(dest))
-            copied += 1
+        with Progress(f"Downloading from {self.name}", total=sum(sizes.values()), enabled=show_progress) as progress:
+            for remote, size in sizes.items():
+                dest = Path(target_path) / remote[len(base):].lstrip("/")
+                if not dest.exists() or overwrite:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    fs.get_file(remote, str(dest))
+                    copied += 1
+                progress.advance(size)
         if show_progress:
             print(f"Downloaded {copied} file(s) from {self.name}:{rel or '/'} to {target_path}")
         return copied

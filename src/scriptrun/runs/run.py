@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -22,6 +23,7 @@ from scriptrun.agent.client import AgentClient, send_request
 from scriptrun.compute.backend import SECRET_NAMES_VAR
 from scriptrun.errors import ActivityFailedException, RunError, WorkspaceError
 from scriptrun.models import register_model_from_run
+from scriptrun.progress import Progress
 from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, sorted_logs
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
@@ -196,9 +198,11 @@ class Run:
                             raise_on_error: bool = True) -> dict[str, Any]:
         """Block until the run ends; stream its log while running when ``show_output``."""
         streamer = _LogStreamer(self._run_dir / "logs") if show_output else None
-        if streamer:
+        reasons = WaitReasons(self) if show_output else None
+        if reasons:
             print(f"RunId: {self._id}")
             print(f"Run folder: {self._run_dir}\n", flush=True)
+            reasons.start()
         try:
             while True:
                 status = self._client.request(protocol.Wait(run_id=self._id, timeout=0.2 if streamer else 5.0))
@@ -209,6 +213,9 @@ class Run:
         except KeyboardInterrupt:
             print(f"\nStopped waiting; run {self._id} keeps running (run.cancel() stops it).", file=sys.stderr)
             raise
+        finally:
+            if reasons:
+                reasons.stop()
         details = self.get_details()
         if streamer:
             streamer.pump()
@@ -348,8 +355,10 @@ class Run:
                      timeout_seconds: int | None = None, datastore_name: str | None = None) -> None:
         if len(names) != len(paths):
             raise TypeError("upload_files: names and paths must have the same length")
-        for name, path in zip(names, paths, strict=True):
-            self.upload_file(name, path)
+        with Progress(f"Uploading files to run {self._id}", total=len(names), unit="files") as progress:
+            for name, path in zip(names, paths, strict=True):
+                self.upload_file(name, path)
+                progress.advance()
 
     def upload_folder(self, name: str, path: str | os.PathLike[str], datastore_name: str | None = None) -> None:
         self._client.request(protocol.Upload(run_id=self._id, name=name, path=os.path.abspath(path)))
@@ -383,13 +392,15 @@ class Run:
         names = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
         base = Path(output_directory or ".")
         written = []
-        for i, name in enumerate(names):
-            if output_paths:
-                target = Path(output_paths[i])
-            else:
-                rel = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
-                target = base / rel
-            written.append(self.download_file(name, target))
+        with Progress(f"Downloading files of run {self._id}", total=len(names), unit="files") as progress:
+            for i, name in enumerate(names):
+                if output_paths:
+                    target = Path(output_paths[i])
+                else:
+                    rel = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
+                    target = base / rel
+                written.append(self.download_file(name, target))
+                progress.advance()
         return written
 
     # -- family -----------------------------------------------------------------------------
@@ -529,6 +540,43 @@ def _with_dataset(entry: dict[str, Any], workspace: Workspace) -> dict[str, Any]
 def new_run_id(experiment: str) -> str:
     """v1's run id shape: ``<experiment>_<unix seconds>_<8 hex>``."""
     return f"{experiment}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+class WaitReasons(threading.Thread):
+    """While ``run`` is not running or ended yet, say why on stderr: its place in the queue,
+    what its preparation does, what its finalizing uploads (a progress bar when that takes a
+    while). Runs until the run has ended or :meth:`stop`."""
+
+    POLL_SECONDS = 0.3
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(name=f"wait-reasons-{run.id}", daemon=True)
+        self._run = run
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        last, bar = None, None
+        try:
+            while not self._stopped.wait(self.POLL_SECONDS):  # a run that starts at once has nothing to explain
+                answer = self._run._client.request(protocol.Waiting(run_id=self._run.id))
+                reason, progress = answer["reason"], answer.get("progress")
+                if progress is not None:
+                    bar = bar or Progress(reason, total=progress[1])
+                    bar.update(progress[0], total=progress[1])
+                elif reason != last and reason is not None:
+                    print(reason, file=sys.stderr, flush=True)
+                last = reason
+                if reason is None and is_terminal(answer["status"]):
+                    return
+        except Exception:  # noqa: BLE001 - a hint only: the waiting caller reports real problems
+            return
+        finally:
+            if bar is not None:
+                bar.close()
 
 
 class _LogStreamer:

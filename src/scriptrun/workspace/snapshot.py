@@ -59,6 +59,7 @@ from pathlib import Path
 import pathspec
 
 from scriptrun.errors import SnapshotError
+from scriptrun.progress import Progress
 from scriptrun.workspace.locking import atomic_write
 from scriptrun.workspace.workspace import Workspace
 
@@ -159,7 +160,8 @@ def list_files(source: Path) -> list[Path]:
 
 def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]) -> Snapshot:
     """Store the ignore-filtered content of ``source_directory``; return its snapshot. Files
-    whose stat matches the stat cache are not read (their object is only checked intact)."""
+    whose stat matches the stat cache are not read (their object is only checked intact).
+    A snapshot that takes a while shows its progress on stderr."""
     started_ns = time.time_ns()
     source = Path(source_directory).resolve()
     files, link_paths = _scan(source, _ignore_spec(source), _ALWAYS_IGNORED_DIRS)
@@ -200,17 +202,19 @@ def take_snapshot(workspace: Workspace, source_directory: str | os.PathLike[str]
     fresh: dict[str, list[int | str]] = {}
     manifest: dict[str, tuple[str, int]] = {}
     hashed = 0
-    for rel in sorted(files):
-        st = files[rel]
-        mode = st.st_mode & 0o777
-        signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-        hit = cached.get(rel)
-        digest = hit[4] if hit and hit[:4] == signature and st.st_mtime_ns < cached_at - _RACY_NS else None
-        if digest is None or not _intact(f"{objects_s}/{digest[:2]}/{digest[2:]}"):
-            digest = _store(Path(f"{source_s}/{rel}"), objects, mode)
-            hashed += 1
-        fresh[rel] = [*signature, digest]
-        manifest[rel] = (digest, mode)
+    with Progress(f"Snapshotting {source.name}", total=total) as progress:
+        for rel in sorted(files):
+            st = files[rel]
+            mode = st.st_mode & 0o777
+            signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+            hit = cached.get(rel)
+            digest = hit[4] if hit and hit[:4] == signature and st.st_mtime_ns < cached_at - _RACY_NS else None
+            if digest is None or not _intact(f"{objects_s}/{digest[:2]}/{digest[2:]}"):
+                digest = _store(Path(f"{source_s}/{rel}"), objects, mode)
+                hashed += 1
+            fresh[rel] = [*signature, digest]
+            manifest[rel] = (digest, mode)
+            progress.advance(st.st_size)
     if hashed or fresh.keys() != cached.keys():
         _write_cache(cache_file, fresh, started_ns)
     body = json.dumps({"files": manifest, "links": links} if links else manifest, sort_keys=True)
