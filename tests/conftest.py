@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from scriptrun.agent.client import send_request
+from scriptrun.config import ScriptRunConfig
+from scriptrun.runs.experiment import Experiment
+from scriptrun.runs.run import Run
 from scriptrun.workspace import Workspace
 
 
@@ -110,7 +113,13 @@ def project(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+def submit_script(ws: Workspace, folder: Path, script: str = "train.py", **kwargs: object) -> Run:
+    """Submit ``ScriptRunConfig(folder, script, **kwargs)`` to experiment ``tests`` of ``ws``."""
+    return Experiment(ws, "tests").submit(ScriptRunConfig(str(folder), script, **kwargs))
+
+
 DASHBOARD_PORT = 8297
+RAY_PACKAGE_LIMIT = 32 * 2**20  # the test cluster's largest working_dir package
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +129,8 @@ def ray_cluster() -> Iterator[str]:
     pytest.importorskip("ray")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep every socket on loopback
+    # a 32 MiB package limit (default 512 MiB), so a test can hit it with a small snapshot
+    os.environ.setdefault("RAY_max_grpc_message_size", str(RAY_PACKAGE_LIMIT))
     from ray.cluster_utils import Cluster
     from ray.job_submission import JobSubmissionClient
 

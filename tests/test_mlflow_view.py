@@ -162,6 +162,7 @@ def test_ui_on_a_taken_port_is_a_clear_error(view):
         out, errors = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert f"cannot serve the MLflow UI on 127.0.0.1:{port}" in errors and "--port 0" in errors
+    assert "[SR-PORT-IN-USE] see docs/troubleshooting/port-in-use.md" in errors
 
 
 def _dom(chromium: str, url: str, shot: Path) -> str:

@@ -117,6 +117,22 @@ def test_cancel_a_ray_job_stops_its_processes(shared_ws, ray_ws, project, tmp_pa
     wait_for(lambda: not pid_alive(int(pid_file.read_text())), timeout=15)
 
 
+def test_a_source_directory_too_big_for_the_cluster_is_a_clear_error(shared_ws, ray_ws, project):
+    import os
+
+    from conftest import RAY_PACKAGE_LIMIT
+
+    folder = project(train="print('never runs')")
+    (folder / "weights.bin").write_bytes(os.urandom(RAY_PACKAGE_LIMIT + 2**20))  # random: the zip can't shrink it
+    run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-test"))
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    message = details["error"]["message"]
+    assert "refused the run's source snapshot as its working_dir: the package is 33.00MiB" in message, message
+    assert "over the cluster's limit of 32.00MiB" in message and ".amlignore" in message, message
+    assert message.endswith("[SR-RAY-WORKING-DIR] see docs/troubleshooting/ray-working-dir-too-large.md"), message
+
+
 def test_failing_ray_job_reports_the_error(shared_ws, ray_ws, project):
     folder = project(train="raise SystemExit('bad config on the cluster')")
     run = Experiment(shared_ws, "ray").submit(ScriptRunConfig(str(folder), "train.py", compute_target="ray-test"))

@@ -465,9 +465,9 @@ def ui(port: int = typer.Option(5000, "--port", help="Port of the MLflow UI (0: 
         try:  # uvicorn would only log "address already in use" and exit 0
             probe.bind((host, port))
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot serve the MLflow UI on {host}:{port}: {exc.strerror}; "
-                      f"stop what uses it or pick another port (--port 5001, or --port 0 for any free one)")
-            raise typer.Exit(1) from None
+            raise ScriptrunError(f"cannot serve the MLflow UI on {host}:{port}: {exc.strerror}; stop what uses it "
+                                 "or pick another port (--port 5001, or --port 0 for any free one)",
+                                 code="SR-PORT-IN-USE") from None
         port = probe.getsockname()[1]
     argv = [sys.executable, "-W", "ignore", "-m", "mlflow", "server", "--backend-store-uri", ws.tracking_uri,
             "--default-artifact-root", str(ws.artifact_root), "--host", host, "--port", str(port),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -51,6 +52,8 @@ TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 POLL_SECONDS = 0.02  # the outcome file (a cluster sharing the run folder)
 STATUS_POLL_SECONDS = 0.25  # Ray's job status (an HTTP request)
 MAX_JOB_VAR = 64 * 1024  # bytes of job JSON passed in the environment (Linux allows 128 KiB per variable)
+# Ray's refusal of a working_dir package (raised by the dashboard, relayed over HTTP)
+PACKAGE_TOO_BIG = re.compile(r"Package size \((?P<size>[^)]+)\) exceeds the maximum size of (?P<limit>[\d.]+ ?[KMGT]?i?B)")
 
 
 def _client(address: str) -> Any:
@@ -145,13 +148,22 @@ class RayBackend:
             (launch.workdir / JOB_FILE).write_text(text)
             entrypoint += f" {JOB_FILE}"
         (launch.run_dir / EXIT_FILE).unlink(missing_ok=True)
-        self._jobs().submit_job(
-            entrypoint=entrypoint,
-            submission_id=launch.run_id,
-            runtime_env={"working_dir": str(launch.workdir), "env_vars": env_vars},
-            entrypoint_num_cpus=1 if launch.spec.node_count == 1 else 0,
-            metadata={"scriptrun.run_id": launch.run_id},
-        )
+        try:
+            self._jobs().submit_job(
+                entrypoint=entrypoint,
+                submission_id=launch.run_id,
+                runtime_env={"working_dir": str(launch.workdir), "env_vars": env_vars},
+                entrypoint_num_cpus=1 if launch.spec.node_count == 1 else 0,
+                metadata={"scriptrun.run_id": launch.run_id},
+            )
+        except (RuntimeError, ValueError) as exc:  # the cluster refuses the working_dir package
+            too_big = PACKAGE_TOO_BIG.search(str(exc))
+            if too_big is None:
+                raise
+            raise SubmitError(f"the Ray cluster refused the run's source snapshot as its working_dir: the package "
+                              f"is {too_big['size']}, over the cluster's limit of {too_big['limit']}. Keep data and "
+                              "checkpoints out of the source directory (list them in .amlignore) and pass data as "
+                              "a dataset input instead", code="SR-RAY-WORKING-DIR") from None
         write_json_atomic(launch.run_dir / RAY_JOB_FILE, {"address": self.address, "job_id": launch.run_id,
                                                           "mlflow_run_id": launch.mlflow_run_id})
 
