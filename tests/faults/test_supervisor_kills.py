@@ -1,7 +1,7 @@
 """A killed supervisor: the shim SIGKILLed under a silent job, and the agent SIGKILLed while a
 run waits in the queue or while its environment builds. Nothing is lost, duplicated or left
 running (issue 12 #4 and the fault suite's "agent SIGKILL at every phase"; the Running and
-finishing phases are in tests/test_runs_local.py, a batch's children in tests/test_controllers.py)."""
+finishing phases are in tests/test_runs_stopping.py, a batch's children in tests/test_controllers.py)."""
 
 from __future__ import annotations
 
