@@ -96,6 +96,7 @@ class Tracking:
         self._pending: collections.Counter[str] = collections.Counter()
         self._experiments: dict[str, str] = {}
         self.uploading: dict[str, tuple[int, int]] = {}  # run id -> (bytes uploaded, bytes) of an ending run's files
+        self._artifact_uris: dict[str, str] = {}  # run id -> its artifact location, from its creation until its end
         threading.Thread(target=self._writer, name="mlflow-writer", daemon=True).start()
 
     # -- the writer thread ---------------------------------------------------------------------
@@ -226,6 +227,7 @@ class Tracking:
                 finally:
                     _CHOSEN.next = None
                 created["id"] = run.info.run_id
+                self._artifact_uris[run.info.run_id] = run.info.artifact_uri
                 if chosen and run.info.run_id != chosen:
                     raise RunError(f"MLflow gave run {run.info.run_id} instead of the chosen id {chosen}")
                 items = [_param(k, v) for k, v in (params or {}).items()]
@@ -328,8 +330,13 @@ class Tracking:
             sizes = [file.stat().st_size for file, _ in uploads]
             self.uploading[mlflow_run_id] = (0, sum(sizes))
             try:
+                # the run's artifact store, once (MLflow's log_artifact reads the whole run first)
+                from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+                location = self._artifact_uris.pop(mlflow_run_id, None) or client.get_run(mlflow_run_id).info.artifact_uri
+                repo = get_artifact_repository(location, tracking_uri=self.uri)
                 for (file, artifact_path), size in zip(uploads, sizes, strict=True):
-                    client.log_artifact(mlflow_run_id, os.fspath(file), artifact_path)
+                    repo.log_artifact(os.fspath(file), artifact_path)
                     done, total = self.uploading[mlflow_run_id]
                     self.uploading[mlflow_run_id] = (done + size, total)
             finally:
