@@ -6,7 +6,9 @@ ways: the agent's throughput (one job planned once, then N submissions of it, as
 or a pipeline hands its children to the agent), and end to end through
 ``Experiment.submit`` (each submission also validates and snapshots in the client). The
 baseline starts the same N ``python trivial.py`` processes from K threads. Targets
-(issue 14): at least 100 runs/s with K=8, and at least 0.5x bare python.
+(issue 14): at least 100 runs/s with K=8, and at least 0.5x bare python. The growth shape:
+one trivial run's submit -> Completed with a few runs in the workspace and again with over
+1,000 (target: flat).
 
 Run: ``flock /tmp/scriptrun-heavy.lock .venv/bin/python benchmarks/bench_throughput.py [--runs N]``.
 Exits 1 if a target is missed.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,9 +89,22 @@ def _wait_all(client, ids: list[str]) -> None:
             raise SystemExit(f"run {run_id} ended {status}")
 
 
+def single_run_seconds(ws: Workspace, folder: Path, repeat: int = 7) -> float:
+    """Median submit -> Completed of one trivial run at a time (the growth shape: the same
+    figure with few and with many runs in the workspace should stay flat)."""
+    exp = Experiment(ws, "bench-single")
+    src = ScriptRunConfig(str(folder), "trivial.py")
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        exp.submit(src).wait_for_completion()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="scriptrun-bench-") as tmp:
@@ -101,9 +117,12 @@ def main() -> int:
         ws = Workspace(root)
         try:
             Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
+            few = single_run_seconds(ws, folder)
             base = bare(folder / "trivial.py", args.runs, args.concurrency)
             agent, ended = through_agent(ws, folder, args.runs)
             end_to_end = through_submit(ws, folder, args.runs)
+            many = single_run_seconds(ws, folder)
+            in_workspace = len(list(ws.runs_dir.iterdir()))
         finally:
             agent_client(ws).shutdown()
     ok = agent >= 100 and agent / base >= 0.5
@@ -114,6 +133,8 @@ def main() -> int:
     print(f"   agent, until the runs ended (run folders; MLflow still catching up): {ended:.1f} runs/s -> "
           f"{ended / base:.2f}x bare python")
     print(f"   end to end through Experiment.submit: {end_to_end:.1f} runs/s -> {end_to_end / base:.2f}x")
+    print(f"growth: one trivial run, submit -> Completed, median of 7: {few * 1000:.0f} ms with <= 8 runs in the "
+          f"workspace, {many * 1000:.0f} ms with {in_workspace} ({many / few:.2f}x; target: flat)")
     return 0 if ok else 1
 
 
