@@ -142,8 +142,13 @@ class Handlers:
             elif record.status == RunStatus.FINALIZING.value:
                 reason = "Finalizing: collecting outputs"
             elif record.is_terminal and agent.tracking.is_pending(record.mlflow_run_id):
-                reason = "Finalizing: uploading outputs and logs to MLflow"
                 progress = agent.tracking.uploading.get(record.mlflow_run_id)
+                if progress is not None:
+                    reason = "Finalizing: uploading outputs and logs to MLflow"
+                elif not agent.tracking.ready:
+                    reason = "Finalizing: opening the MLflow store (its first use creates it)"
+                else:
+                    reason = "Finalizing: writing the run to MLflow"
             return {"status": record.status, "reason": reason, "progress": progress}
 
     def _queue_reason(self, record: RunRecord) -> str:
