@@ -47,6 +47,20 @@ def bare(script: Path, runs: int, concurrency: int) -> float:
     return runs / (time.perf_counter() - t)
 
 
+def supervised(script: Path, runs: int, concurrency: int) -> float:
+    """The floor of any supervised run: a stdlib-only Python supervisor (like scriptrun's
+    shim) that starts the job's Python, N times from K threads."""
+    supervisor = f"import subprocess, sys; subprocess.run([sys.executable, {str(script)!r}], check=True)"
+
+    def one(_: int) -> None:
+        subprocess.run([sys.executable, "-S", "-c", supervisor], check=True)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(runs)))
+    return runs / (time.perf_counter() - t)
+
+
 def through_agent(ws: Workspace, folder: Path, runs: int) -> tuple[float, float]:
     """runs/s of N submissions of one planned job (the agent's part): until the last run's
     end is in MLflow, and until it ended (its run folder says so)."""
@@ -119,6 +133,7 @@ def main() -> int:
             Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
             few = single_run_seconds(ws, folder)
             base = bare(folder / "trivial.py", args.runs, args.concurrency)
+            floor = supervised(folder / "trivial.py", args.runs, args.concurrency)
             agent, ended = through_agent(ws, folder, args.runs)
             end_to_end = through_submit(ws, folder, args.runs)
             many = single_run_seconds(ws, folder)
@@ -133,6 +148,8 @@ def main() -> int:
     print(f"   agent, until the runs ended (run folders; MLflow still catching up): {ended:.1f} runs/s -> "
           f"{ended / base:.2f}x bare python")
     print(f"   end to end through Experiment.submit: {end_to_end:.1f} runs/s -> {end_to_end / base:.2f}x")
+    print(f"   floor: a supervisor process starting each job's python, from {args.concurrency} threads: "
+          f"{floor:.0f} runs/s; the agent reaches {agent / floor:.2f}x of it")
     print(f"growth: one trivial run, submit -> Completed, median of 7: {few * 1000:.0f} ms with <= 8 runs in the "
           f"workspace, {many * 1000:.0f} ms with {in_workspace} ({many / few:.2f}x; target: flat)")
     return 0 if ok else 1
