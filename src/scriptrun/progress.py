@@ -64,17 +64,15 @@ class Progress:
     def advance(self, amount: int = 1) -> None:
         self.update(self.done + amount)
 
-    def update(self, done: int, total: int | None = None, label: str | None = None) -> None:
+    def update(self, done: int, total: int | None = None) -> None:
         self.done = done
         if total is not None:
             self.total = total
-        if label is not None:
-            self.label = label
         if not self._enabled:
             return
         now = time.monotonic()
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=self.total, description=self.label)
+            self._bar.update(self._task, completed=done, total=self.total)
         elif self._next_line is not None:
             if now >= self._next_line:
                 self._line()
