@@ -32,14 +32,20 @@ def test_tags_properties_and_uploads_from_the_handle(shared_ws, project, tmp_pat
     folder_up = tmp_path / "bundle"
     (folder_up / "sub").mkdir(parents=True)
     (folder_up / "sub" / "a.txt").write_text("a")
+    (folder_up / "b.txt").write_text("b")
     run.upload_folder("bundle", str(folder_up))
     names = run.get_file_names()
     assert "extra/note.txt" in names and "bundle/sub/a.txt" in names
     out = tmp_path / "out"
-    written = run.download_files(prefix="bundle", output_directory=str(out))
-    assert (out / "bundle" / "sub" / "a.txt").read_text() == "a" and len(written) == 1
-    with pytest.raises(RunError, match="no file"):
+    written = run.download_files(prefix="bundle", output_directory=str(out), batch_size=1)  # a request per file
+    assert sorted(written) == [str(out / "bundle" / "b.txt"), str(out / "bundle" / "sub" / "a.txt")]
+    assert (out / "bundle" / "sub" / "a.txt").read_text() == "a" and (out / "bundle" / "b.txt").read_text() == "b"
+    flat = tmp_path / "flat"
+    run.download_files(prefix="bundle/", output_directory=str(flat), append_prefix=False)  # one request
+    assert sorted(p.relative_to(flat).as_posix() for p in flat.rglob("*")) == ["b.txt", "sub", "sub/a.txt"]
+    with pytest.raises(RunError, match="no file 'missing.txt'"):
         run.download_file("missing.txt", str(tmp_path / "x"))
+    assert not (tmp_path / "x").exists() and not list(tmp_path.glob(".scriptrun-download-*"))
 
 
 def test_experiment_lists_runs_and_rehydrates(shared_ws, project):

@@ -261,18 +261,20 @@ class Handlers:
         with self.agent.lock:
             return self.agent.tracking.list_artifacts(record.mlflow_run_id)
 
-    def download(self, request: p.Download) -> str:
-        if request.name.startswith("/") or ".." in Path(request.name).parts:
-            raise RunError(f"{request.name!r} is not a file of run {request.run_id}: names are relative to the "
-                           "run and cannot leave it")
-        with self.agent.lock:
+    def download(self, request: p.Download) -> list[str]:
+        for name in request.files:
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise RunError(f"{name!r} is not a file of run {request.run_id}: names are relative to the "
+                               "run and cannot leave it")
+        with self.agent.lock:  # not held while files are copied: other requests go on meanwhile
             record = self.agent.source_record(self._record(request.run_id))
-            try:
-                return self.agent.tracking.download(record.mlflow_run_id, request.name, request.destination)
-            except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
-                names = self.agent.tracking.list_artifacts(record.mlflow_run_id)
-                raise RunError(f"run {request.run_id} has no file {request.name!r} ({type(exc).__name__}); "
-                               f"its files: {', '.join(names) or 'none'}") from None
+        try:
+            self.agent.tracking.download(record.mlflow_run_id, request.files)
+        except FileNotFoundError as exc:
+            names = self.agent.tracking.list_artifacts(record.mlflow_run_id)
+            raise RunError(f"run {request.run_id} has no file {exc.args[0]!r}; "
+                           f"its files: {', '.join(names) or 'none'}") from None
+        return list(request.files.values())
 
     def find_reusable(self, request: p.FindReusable) -> str | None:
         with self.agent.lock:

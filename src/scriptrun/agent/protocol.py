@@ -144,9 +144,11 @@ class FileNames(RunRequest):
 
 
 class Download(RunRequest):
+    """Write run files (``name`` as ``FileNames`` lists it -> absolute target path) to the
+    client's disk; each appears at its target whole or not at all."""
+
     op: Literal["download"] = "download"
-    name: str
-    destination: str
+    files: dict[str, str]
 
 
 class FindReusable(Request):

@@ -638,7 +638,8 @@ def main(root: str) -> int:
         return 0  # another agent serves this workspace
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.chdir(workspace.dir)  # MLflow puts a new SQL store's artifacts under ./mlruns: the workspace's
-    progress.disable()  # the agent's stderr is its log: no progress lines for snapshots or uploads
+    progress.disable()  # the agent's stderr is its log: no progress lines for snapshots or uploads,
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"  # nor MLflow's two tqdm bars per file downloaded
     agent = Agent(workspace)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     agent.serve()

@@ -96,7 +96,7 @@ class Tracking:
         self._pending: collections.Counter[str] = collections.Counter()
         self._experiments: dict[str, str] = {}
         self.uploading: dict[str, tuple[int, int]] = {}  # run id -> (bytes uploaded, bytes) of an ending run's files
-        self._artifact_uris: dict[str, str] = {}  # run id -> its artifact location, from its creation until its end
+        self._artifact_uris: dict[str, str] = {}  # run id -> its artifact location, from its creation to its end
         threading.Thread(target=self._writer, name="mlflow-writer", daemon=True).start()
 
     # -- the writer thread ---------------------------------------------------------------------
@@ -330,11 +330,7 @@ class Tracking:
             sizes = [file.stat().st_size for file, _ in uploads]
             self.uploading[mlflow_run_id] = (0, sum(sizes))
             try:
-                # the run's artifact store, once (MLflow's log_artifact reads the whole run first)
-                from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-                location = self._artifact_uris.pop(mlflow_run_id, None) or client.get_run(mlflow_run_id).info.artifact_uri
-                repo = get_artifact_repository(location, tracking_uri=self.uri)
+                repo = self._artifact_repository(client, mlflow_run_id, self._artifact_uris.pop(mlflow_run_id, None))
                 for (file, artifact_path), size in zip(uploads, sizes, strict=True):
                     repo.log_artifact(os.fspath(file), artifact_path)
                     done, total = self.uploading[mlflow_run_id]
@@ -372,10 +368,31 @@ class Tracking:
                 out.append(info.path)
         return sorted(out)
 
-    def download(self, mlflow_run_id: str, name: str, dst_dir: str | os.PathLike[str]) -> str:
+    def download(self, mlflow_run_id: str, files: dict[str, str]) -> None:
+        """Write each run file ``name`` to its ``target`` path, through a temporary folder
+        beside it (a partial file never shows). FileNotFoundError(name) for a missing one."""
         self.flush(mlflow_run_id)
-        os.makedirs(dst_dir, exist_ok=True)
-        return self.client.download_artifacts(mlflow_run_id, name, os.fspath(dst_dir))
+        repo = self._artifact_repository(self.client, mlflow_run_id)
+        by_folder: dict[Path, list[tuple[str, Path]]] = collections.defaultdict(list)
+        for name, target in files.items():
+            by_folder[Path(target).parent].append((name, Path(target)))
+        for folder, items in by_folder.items():  # one temporary folder per target folder
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".scriptrun-download-") as tmp:
+                for name, target in items:
+                    try:
+                        local = repo.download_artifacts(name, tmp)
+                    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+                        raise FileNotFoundError(name) from exc
+                    os.replace(local, target)
+
+    def _artifact_repository(self, client: Any, mlflow_run_id: str, location: str | None = None) -> Any:
+        """The run's artifact store, found once for many files (MLflow's per-file functions
+        read the whole run from the store first): at ``location`` when known, else asked."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        return get_artifact_repository(location or client.get_run(mlflow_run_id).info.artifact_uri,
+                                       tracking_uri=self.uri)
 
     def metric_history(self, mlflow_run_id: str) -> dict[str, list[float]]:
         """Every MLflow metric of the run (also those logged with plain ``mlflow.log_metric``)."""

@@ -376,10 +376,7 @@ class Run:
         target = Path(output_file_path or Path(name).name)
         if target.is_dir():
             target = target / Path(name).name
-        with tempfile.TemporaryDirectory() as tmp:
-            local = self._client.request(protocol.Download(run_id=self._id, name=name, destination=tmp))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(local, target)
+        self._client.request(protocol.Download(run_id=self._id, files={name: str(target.resolve())}))
         return str(target)
 
     def download_files(self, prefix: str | None = None, output_directory: str | os.PathLike[str] | None = None,
@@ -391,17 +388,20 @@ class Run:
                            "path inside the run, without `..` or a leading `/`, e.g. prefix='outputs/'")
         names = [n for n in self.get_file_names() if prefix is None or n.startswith(prefix)]
         base = Path(output_directory or ".")
-        written = []
+        targets = {}
+        for i, name in enumerate(names):
+            if output_paths:
+                targets[name] = Path(output_paths[i])
+            else:
+                targets[name] = base / (name if append_prefix or not prefix else name[len(prefix):].lstrip("/"))
+        batch = max(1, batch_size)
         with Progress(f"Downloading files of run {self._id}", total=len(names), unit="files") as progress:
-            for i, name in enumerate(names):
-                if output_paths:
-                    target = Path(output_paths[i])
-                else:
-                    rel = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
-                    target = base / rel
-                written.append(self.download_file(name, target))
-                progress.advance()
-        return written
+            for start in range(0, len(names), batch):  # one request per batch of files
+                chunk = names[start:start + batch]
+                self._client.request(protocol.Download(run_id=self._id,
+                                                       files={n: str(targets[n].resolve()) for n in chunk}))
+                progress.advance(len(chunk))
+        return [str(targets[n]) for n in names]
 
     # -- family -----------------------------------------------------------------------------
 
