@@ -337,8 +337,7 @@ def download_run(run_id: str,
     from scriptrun.runs.run import Run
 
     files = Run.get(_workspace(workspace), run_id).download_files(prefix=prefix, output_directory=str(output_dir))
-    for path in files:
-        out.print(path)
+    sys.stdout.write("".join(f"{path}\n" for path in files))  # plain lines: thousands of them, piped to other tools
     err.print(f"{len(files)} file(s) downloaded to {output_dir}")
 
 
