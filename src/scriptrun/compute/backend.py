@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from scriptrun.errors import Problem
 from scriptrun.rundir import Outcome
@@ -82,6 +82,6 @@ class ComputeBackend(Protocol):
 
 class ArtifactSource(Protocol):
     """Where a backend whose nodes cannot write the run folder leaves what they produced
-    (the tracking store): ``download(mlflow_run_id, name, destination) -> local path``."""
+    (the tracking store): ``download(mlflow_run_id, {name: local target path})``."""
 
-    def download(self, mlflow_run_id: str, name: str, dst_dir: Any) -> str: ...
+    def download(self, mlflow_run_id: str, files: dict[str, str]) -> None: ...

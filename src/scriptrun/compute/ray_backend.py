@@ -230,17 +230,17 @@ class RayBackend:
         store: the metrics file (ingested as usual) and the process logs."""
         if self.artifacts is None or not mlflow_run_id:
             return
+        try:
+            self.artifacts.download(mlflow_run_id, {PUBLISHED_METRICS: str(run_dir / METRICS_FILE)})
+        except Exception:  # noqa: BLE001 - nothing was published (the driver died early), or no store
+            pass
         with tempfile.TemporaryDirectory() as tmp:
-            for name in (PUBLISHED_METRICS, PUBLISHED_LOGS):
-                try:
-                    local_path = Path(self.artifacts.download(mlflow_run_id, name, tmp))
-                except Exception:  # noqa: BLE001 - nothing was published (the driver died early)
-                    continue
-                if local_path.is_dir():
-                    for log_file in local_path.iterdir():
-                        shutil.move(str(log_file), run_dir / LOGS_DIR / log_file.name)
-                else:
-                    shutil.move(str(local_path), run_dir / METRICS_FILE)
+            try:
+                self.artifacts.download(mlflow_run_id, {PUBLISHED_LOGS: f"{tmp}/logs"})
+            except Exception:  # noqa: BLE001 - as above
+                return
+            for log_file in Path(tmp, "logs").iterdir():
+                shutil.move(str(log_file), run_dir / LOGS_DIR / log_file.name)
 
 
 def _outcome_of_job(status: str, info: Any) -> Outcome:
