@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -47,6 +48,8 @@ from scriptrun.rundir import (
     write_json_atomic,
 )
 from scriptrun.spec import JobSpec
+
+log = logging.getLogger("scriptrun.ray")
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 POLL_SECONDS = 0.02  # the outcome file (a cluster sharing the run folder)
@@ -230,17 +233,17 @@ class RayBackend:
         store: the metrics file (ingested as usual) and the process logs."""
         if self.artifacts is None or not mlflow_run_id:
             return
-        try:
-            self.artifacts.download(mlflow_run_id, {PUBLISHED_METRICS: str(run_dir / METRICS_FILE)})
-        except Exception:  # noqa: BLE001 - nothing was published (the driver died early), or no store
-            pass
         with tempfile.TemporaryDirectory() as tmp:
-            try:
-                self.artifacts.download(mlflow_run_id, {PUBLISHED_LOGS: f"{tmp}/logs"})
-            except Exception:  # noqa: BLE001 - as above
-                return
-            for log_file in Path(tmp, "logs").iterdir():
-                shutil.move(str(log_file), run_dir / LOGS_DIR / log_file.name)
+            for name, target in ((PUBLISHED_METRICS, run_dir / METRICS_FILE), (PUBLISHED_LOGS, Path(tmp, "logs"))):
+                try:
+                    self.artifacts.download(mlflow_run_id, {name: str(target)})
+                except FileNotFoundError:  # nothing was published (the driver died early)
+                    continue
+                except Exception:  # noqa: BLE001 - the run's outcome stands without what it published
+                    log.warning("cannot fetch %s of MLflow run %s", name, mlflow_run_id, exc_info=True)
+            if Path(tmp, "logs").is_dir():
+                for log_file in Path(tmp, "logs").iterdir():
+                    shutil.move(str(log_file), run_dir / LOGS_DIR / log_file.name)
 
 
 def _outcome_of_job(status: str, info: Any) -> Outcome:
