@@ -24,14 +24,14 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
 from pathlib import Path
 
+from _common import bench_workspace
+
 from scriptrun import Experiment, Run, ScriptRunConfig, Workspace
-from scriptrun.runs.run import agent_client
 
 PROCESSES = 5
 METRICS = 1000
@@ -190,21 +190,11 @@ def main() -> int:
     parser.add_argument("--log-mb", type=int, default=1024)
     parser.add_argument("--max-concurrent-runs", type=int, default=4)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scriptrun-bench-load-") as tmp:
-        root = Path(tmp)
-        folder = root / "src"
-        folder.mkdir()
-        (folder / "logger.py").write_text(LOGGER)
-        (folder / "flood.py").write_text(FLOOD)
-        ws = Workspace.create(root)
-        (ws.dir / "config.yaml").write_text(f"max_concurrent_runs: {args.max_concurrent_runs}\n")
-        ws = Workspace.get(root)
-        try:
-            Experiment(ws, "warmup").submit(ScriptRunConfig(str(folder), "logger.py")).wait_for_completion()
-            ok = bench_submissions(ws, folder, args.runs_per_process)
-            ok = bench_flood(ws, folder, args.log_mb) and ok
-        finally:
-            agent_client(ws).shutdown()
+    with bench_workspace({"logger.py": LOGGER, "flood.py": FLOOD}, prefix="scriptrun-bench-load-",
+                         max_concurrent_runs=args.max_concurrent_runs) as (ws, folder):
+        Experiment(ws, "warmup").submit(ScriptRunConfig(str(folder), "logger.py")).wait_for_completion()
+        ok = bench_submissions(ws, folder, args.runs_per_process)
+        ok = bench_flood(ws, folder, args.log_mb) and ok
     return 0 if ok else 1
 
 

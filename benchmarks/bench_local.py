@@ -21,8 +21,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from _common import bench_workspace
+
 from scriptrun import Experiment, ScriptRunConfig, Workspace
-from scriptrun.runs.run import agent_client
 
 TRIVIAL = "print('hello')\n"
 
@@ -96,18 +97,9 @@ def main() -> int:
     parser.add_argument("--log-calls", type=int, default=20000)
     parser.add_argument("--mlflow-calls", type=int, default=300)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scriptrun-bench-") as tmp:
-        root = Path(tmp)
-        folder = root / "src"
-        folder.mkdir()
-        (folder / "trivial.py").write_text(TRIVIAL)
-        (folder / "logging_bench.py").write_text(LOGGING)
-        ws = Workspace.create(root)
-        try:
-            ok = bench_overhead(ws, folder, args.repeat)
-            ok = bench_logging(ws, folder, args.log_calls, args.mlflow_calls) and ok
-        finally:
-            agent_client(ws).shutdown()
+    with bench_workspace({"trivial.py": TRIVIAL, "logging_bench.py": LOGGING}) as (ws, folder):
+        ok = bench_overhead(ws, folder, args.repeat)
+        ok = bench_logging(ws, folder, args.log_calls, args.mlflow_calls) and ok
     return 0 if ok else 1
 
 

@@ -19,46 +19,37 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _common import bench_workspace, median_seconds
+
 from scriptrun import Experiment, ScriptRunConfig, Workspace
 from scriptrun.agent import protocol
 from scriptrun.config.prepare import prepare_job
+from scriptrun.rundir import is_terminal
 from scriptrun.runs.run import agent_client, new_run_id
 from scriptrun.runs.submit import plan_job
 
 TRIVIAL = "pass\n"
-TERMINAL = ("Completed", "Failed", "Canceled")
 
 
-def bare(script: Path, runs: int, concurrency: int) -> float:
-    def one(_: int) -> None:
-        subprocess.run([sys.executable, str(script)], check=True)
-
+def rate(argv: list[str], runs: int, concurrency: int) -> float:
+    """Processes per second: ``argv`` run ``runs`` times from ``concurrency`` threads."""
     t = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(runs)))
+        list(pool.map(lambda _: subprocess.run(argv, check=True), range(runs)))
     return runs / (time.perf_counter() - t)
 
 
-def supervised(script: Path, runs: int, concurrency: int) -> float:
+def supervised(script: Path) -> list[str]:
     """The floor of any supervised run: a stdlib-only Python supervisor (like scriptrun's
-    shim) that starts the job's Python, N times from K threads."""
-    supervisor = f"import subprocess, sys; subprocess.run([sys.executable, {str(script)!r}], check=True)"
-
-    def one(_: int) -> None:
-        subprocess.run([sys.executable, "-S", "-c", supervisor], check=True)
-
-    t = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(runs)))
-    return runs / (time.perf_counter() - t)
+    shim) that starts the job's Python."""
+    return [sys.executable, "-S", "-c", f"import subprocess, sys; subprocess.run([sys.executable, {str(script)!r}], "
+                                        "check=True)"]
 
 
 def through_agent(ws: Workspace, folder: Path, runs: int) -> tuple[float, float]:
@@ -97,7 +88,7 @@ def through_submit(ws: Workspace, folder: Path, runs: int) -> float:
 
 def _wait_all(client, ids: list[str]) -> None:
     for run_id in ids:
-        while (status := client.request(protocol.Wait(run_id=run_id, timeout=30))) not in TERMINAL:
+        while not is_terminal(status := client.request(protocol.Wait(run_id=run_id, timeout=30))):
             pass
         if status != "Completed":
             raise SystemExit(f"run {run_id} ended {status}")
@@ -108,12 +99,7 @@ def single_run_seconds(ws: Workspace, folder: Path, repeat: int = 7) -> float:
     figure with few and with many runs in the workspace should stay flat)."""
     exp = Experiment(ws, "bench-single")
     src = ScriptRunConfig(str(folder), "trivial.py")
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        exp.submit(src).wait_for_completion()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_seconds(lambda: exp.submit(src).wait_for_completion(), repeat)
 
 
 def main() -> int:
@@ -121,25 +107,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="scriptrun-bench-") as tmp:
-        root = Path(tmp)
-        folder = root / "src"
-        folder.mkdir()
-        (folder / "trivial.py").write_text(TRIVIAL)
-        ws = Workspace.create(root)
-        (ws.dir / "config.yaml").write_text(f"max_concurrent_runs: {args.concurrency}\n")
-        ws = Workspace(root)
-        try:
-            Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
-            few = single_run_seconds(ws, folder)
-            base = bare(folder / "trivial.py", args.runs, args.concurrency)
-            floor = supervised(folder / "trivial.py", args.runs, args.concurrency)
-            agent, ended = through_agent(ws, folder, args.runs)
-            end_to_end = through_submit(ws, folder, args.runs)
-            many = single_run_seconds(ws, folder)
-            in_workspace = len(list(ws.runs_dir.iterdir()))
-        finally:
-            agent_client(ws).shutdown()
+    with bench_workspace({"trivial.py": TRIVIAL}, max_concurrent_runs=args.concurrency) as (ws, folder):
+        Experiment(ws, "warm-up").submit(ScriptRunConfig(str(folder), "trivial.py")).wait_for_completion()
+        few = single_run_seconds(ws, folder)
+        base = rate([sys.executable, str(folder / "trivial.py")], args.runs, args.concurrency)
+        floor = rate(supervised(folder / "trivial.py"), args.runs, args.concurrency)
+        agent, ended = through_agent(ws, folder, args.runs)
+        end_to_end = through_submit(ws, folder, args.runs)
+        many = single_run_seconds(ws, folder)
+        in_workspace = len(list(ws.runs_dir.iterdir()))
     ok = agent >= 100 and agent / base >= 0.5
     print(f"throughput of {args.runs} trivial runs, max_concurrent_runs={args.concurrency} "
           f"(baseline: bare python from {args.concurrency} threads: {base:.0f} runs/s)")

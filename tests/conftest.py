@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -111,6 +113,19 @@ def project(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return write
+
+
+def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real ``scriptrun`` command in a subprocess (output width decided by the CLI itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TYPER_USE_RICH")}
+    return subprocess.run([sys.executable, "-m", "scriptrun", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    """``proc``, after checking it exited 0 (else its output is the failure message)."""
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
 
 
 def submit_script(ws: Workspace, folder: Path, script: str = "train.py", **kwargs: object) -> Run:

@@ -4,26 +4,14 @@ reuse and ``why``, the graph, published pipelines; a HyperDrive sweep from v1's 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from conftest import make_workspace, stop_agent
+from conftest import cli, make_workspace, ok, stop_agent
 
 pytestmark = pytest.mark.slow
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scriptrun", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")

@@ -18,22 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import make_workspace, stop_agent, wait_for
+from conftest import cli, make_workspace, ok, stop_agent, wait_for
 
 pytestmark = pytest.mark.slow
 
 STATUSES = ["NotStarted", "Queued", "Preparing", "Running", "Completed", "Failed", "Canceled"]
-
-
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TYPER_USE_RICH")}
-    return subprocess.run([sys.executable, "-m", "scriptrun", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +136,11 @@ def test_a_waiting_run_says_why_and_cancel_reports_both_states(proj: Path):
                                 "src", "-e", "conv", "ok.py"], cwd=proj, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
-        first = wait_for(lambda: (waiting.stderr.readline() or "x") if waiting.poll() is None else "exited")
-        lines = [first]
-        while "Queued:" not in lines[-1] and lines[-1] not in ("exited", ""):
-            lines.append(waiting.stderr.readline())
+        lines = [""]
+        for line in waiting.stderr:  # until it says why it waits (or the command ends)
+            lines.append(line)
+            if "Queued:" in line:
+                break
         assert "Queued: waiting for a free slot (1 running, max_concurrent_runs=1)" in lines[-1], lines
         canceled = ok(cli("run", "cancel", blocker, cwd=proj))
         assert canceled.stdout.splitlines()[0] == f"{blocker}: CancelRequested", canceled.stdout

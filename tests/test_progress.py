@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_workspace, stop_agent
-from scriptrun import progress
+from conftest import make_workspace
+from scriptrun import Experiment, progress
 from scriptrun.progress import Progress, human_bytes
 
 
@@ -84,28 +84,20 @@ def test_a_terminal_gets_a_rich_bar_for_a_datastore_upload(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_a_run_finalizing_its_upload_says_so_and_ends_once_uploaded(tmp_path: Path):
-    ws = make_workspace(tmp_path / "ws")
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "many.py").write_text(textwrap.dedent("""
+def test_a_run_finalizing_its_upload_says_so_and_ends_once_uploaded(own_ws, project):
+    src = project(many="""
         import os
         os.makedirs("outputs/parts", exist_ok=True)
         for i in range(5000):
             with open(f"outputs/parts/p{i}.txt", "w") as fh:
                 fh.write("x" * 1000)
-    """))
-    try:
-        done = subprocess.run([sys.executable, "-m", "scriptrun", "run", "submit-script", "--source-directory",
-                               str(src), "-e", "fin", "many.py"], cwd=ws.root, capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "SCRIPTRUN_PROGRESS_AFTER": "0"})
-        assert done.returncode == 0, done.stderr
-        assert "Finalizing: uploading outputs and logs to MLflow: 5.0 MB of 5.0 MB done" in done.stderr, done.stderr
-        from scriptrun import Experiment
-
-        run = next(Experiment(ws, "fin").get_runs())
-        assert run.get_status() == "Completed"
-        names = run.get_file_names()  # everything is in MLflow once the submission returned
-        assert sum(n.startswith("outputs/parts/") for n in names) == 5000
-    finally:
-        stop_agent(ws)
+    """)
+    done = subprocess.run([sys.executable, "-m", "scriptrun", "run", "submit-script", "--source-directory",
+                           str(src), "-e", "fin", "many.py"], cwd=own_ws.root, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "SCRIPTRUN_PROGRESS_AFTER": "0"})
+    assert done.returncode == 0, done.stderr
+    assert "Finalizing: uploading outputs and logs to MLflow: 5.0 MB of 5.0 MB done" in done.stderr, done.stderr
+    run = next(Experiment(own_ws, "fin").get_runs())
+    assert run.get_status() == "Completed"
+    names = run.get_file_names()  # everything is in MLflow once the submission returned
+    assert sum(n.startswith("outputs/parts/") for n in names) == 5000

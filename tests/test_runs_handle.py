@@ -7,6 +7,7 @@ import pytest
 
 from conftest import submit_script
 from scriptrun.config import ScriptRunConfig
+from scriptrun.errors import RunError
 from scriptrun.runs.experiment import Experiment
 from scriptrun.runs.run import Run
 
@@ -22,8 +23,6 @@ def test_tags_properties_and_uploads_from_the_handle(shared_ws, project, tmp_pat
     assert {"team": "vision", "stage": "dev"}.items() <= run.get_tags().items()
     run.add_properties({"owner": "ana"})
     assert run.get_properties()["owner"] == "ana"
-    from scriptrun.errors import RunError
-
     with pytest.raises(RunError, match="add-only"):
         run.add_properties({"owner": "bob"})
     note = tmp_path / "note.txt"
@@ -59,8 +58,6 @@ def test_experiment_lists_runs_and_rehydrates(shared_ws, project):
     again = Run(exp, run.id)
     assert again.get_status() == "Completed" and again.get_tags()["kind"] == "smoke"
     assert Run.get(shared_ws, run.id).experiment.name == "listing"
-    from scriptrun.errors import RunError
-
     with pytest.raises(RunError, match="no run"):
         Run(exp, "does-not-exist")
 

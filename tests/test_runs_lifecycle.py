@@ -10,7 +10,7 @@ import pytest
 
 from conftest import submit_script
 from scriptrun.config import ScriptRunConfig
-from scriptrun.errors import ActivityFailedException
+from scriptrun.errors import ActivityFailedException, RunError
 from scriptrun.runs.experiment import Experiment
 
 pytestmark = pytest.mark.slow
@@ -144,8 +144,6 @@ def test_log_streaming_follows_the_build_log_then_switches_to_rank_0(tmp_path, c
 
 
 def test_run_folder_is_private_and_run_ids_are_checked(shared_ws, project):
-    from scriptrun.errors import RunError
-
     folder = project(train="print('ok')")
     run = submit_script(shared_ws, folder)
     run.wait_for_completion()

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import submit_script, wait_for
+from conftest import make_workspace, stop_agent, submit_script, wait_for
 from scriptrun.config import ScriptRunConfig
 from scriptrun.runs.experiment import Experiment
 
@@ -62,7 +62,6 @@ def test_tracking_uri_can_be_an_mlflow_server(tmp_path, project):
     """`scriptrun tracking serve` serves a workspace's store; another workspace logs to it over HTTP."""
     import socket
 
-    from conftest import make_workspace, stop_agent
 
     store_ws = make_workspace(tmp_path / "store")
     with socket.socket() as sock:

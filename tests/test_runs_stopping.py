@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pid_alive, submit_script, wait_for
+from conftest import make_workspace, pid_alive, stop_agent, submit_script, wait_for
 from scriptrun.agent.client import send_request
 from scriptrun.config import ScriptRunConfig
 from scriptrun.runs.experiment import Experiment
@@ -21,15 +21,21 @@ from scriptrun.runs.run import Run
 pytestmark = pytest.mark.slow
 
 
-def test_timeout_fails_run_and_kills_the_process_tree(shared_ws, project, tmp_path):
-    pid_file = tmp_path / "child.pid"
-    folder = project(train=f"""
+def _parent_of_a_sleeping_child(project, pid_file: Path, message: str) -> Path:
+    """A script that starts a child process (its pid in ``pid_file``), prints ``message``
+    and sleeps: stopping the run must stop both."""
+    return project(train=f"""
         import subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         open({str(pid_file)!r}, "w").write(str(child.pid))
-        print("started child", flush=True)
+        print({message!r}, flush=True)
         time.sleep(120)
     """)
+
+
+def test_timeout_fails_run_and_kills_the_process_tree(shared_ws, project, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    folder = _parent_of_a_sleeping_child(project, pid_file, "started child")
     run = submit_script(shared_ws, folder, max_run_duration_seconds=2)
     details = run.wait_for_completion(raise_on_error=False)
     assert details["status"] == "Failed"
@@ -42,13 +48,7 @@ def test_timeout_fails_run_and_kills_the_process_tree(shared_ws, project, tmp_pa
 
 def test_cancel_stops_every_process_and_ends_canceled(shared_ws, project, tmp_path):
     pid_file = tmp_path / "child.pid"
-    folder = project(train=f"""
-        import subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-        open({str(pid_file)!r}, "w").write(str(child.pid))
-        print("running", flush=True)
-        time.sleep(120)
-    """)
+    folder = _parent_of_a_sleeping_child(project, pid_file, "running")
     run = submit_script(shared_ws, folder)
     wait_for(pid_file.exists, timeout=30)
     run.cancel()
@@ -130,7 +130,6 @@ def test_agent_killed_while_the_run_finishes_records_the_true_end_state(own_ws, 
 
 
 def test_agent_stops_when_idle(tmp_path, project):
-    from conftest import make_workspace, stop_agent
 
     ws = make_workspace(tmp_path / "idle", agent_idle_timeout_seconds=1)
     try:

@@ -46,6 +46,8 @@ EXIT_FILE = "exit.json"
 METRICS_FILE = "metrics.jsonl"
 DATASETS_FILE = "datasets.json"
 LINEAGE_FILE = "lineage.json"
+JOB_YAML_FILE = "job.yml"  # the user's job YAML, when the run was submitted from one
+ERROR_FILE = "error.txt"  # a failed run's whole error
 CONTROLLER_FILE = "controller.json"
 RAY_JOB_FILE = "ray_job.json"
 BUILD_PID_FILE = "build.pid"  # the environment build step running for the run
@@ -154,12 +156,16 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, durable: bool = Tru
     ``durable=False`` skips the fsync: still whole after a killed process, not after a power cut."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        if durable:
-            fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a killed thread: no temporary file left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -198,8 +198,7 @@ class Handlers:
                            "use run.cancel() to stop it")
         self.agent.ingest(record)
         if request.outputs_dir:
-            with self.agent.lock:
-                self.agent.tracking.log_artifacts(record.mlflow_run_id, request.outputs_dir, "outputs")
+            self.agent.tracking.log_artifacts(record.mlflow_run_id, request.outputs_dir, "outputs")
         self.agent.finish(record, request.status, request.error)
         return record.status
 

@@ -294,8 +294,7 @@ class ControllerHost:
         """The parent's files (step summary, graph, plot…) as MLflow artifacts: uploaded
         together, so a pipeline's per-step updates cost one upload, not one per step."""
         hosted.files_logged_at = time.monotonic()
-        with self.agent.lock:
-            self.agent.tracking.log_artifacts(hosted.record.mlflow_run_id, hosted.record.path / FILES_DIR, None)
+        self.agent.tracking.log_artifacts(hosted.record.mlflow_run_id, hosted.record.path / FILES_DIR, None)
 
     def _output(self, parent: RunRecord, name: str, value: dict[str, Any]) -> dict[str, Any]:
         """The lineage entry of a parent's output: a child's entry passed on, or files written

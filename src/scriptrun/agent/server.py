@@ -53,11 +53,14 @@ from scriptrun.environment.builder import BuildCanceled, BuildControl, ensure_en
 from scriptrun.errors import RunError, ScriptrunError, WorkspaceError
 from scriptrun.rundir import (
     BUILD_PID_FILE,
+    ERROR_FILE,
     JOB_FILE,
+    JOB_YAML_FILE,
     LINEAGE_FILE,
     LOGS_DIR,
     METRICS_FILE,
     STATUS_FILE,
+    UPLOADS_DIR,
     WORKDIR,
     Outcome,
     RunKind,
@@ -74,8 +77,6 @@ log = logging.getLogger("scriptrun.agent")
 INGEST_INTERVAL = 0.5
 WAIT_SLICE = 0.5
 STARTING_SLICE = 0.05  # while a launched run is not yet seen running: Running shows without delay
-JOB_YAML_FILE = "job.yml"  # the user's job YAML, when the run was submitted from one
-ERROR_FILE = "error.txt"
 
 
 class Agent:
@@ -589,8 +590,8 @@ class Agent:
     def upload(self, record: RunRecord, name: str, path: str) -> None:
         """``run.upload_file``/``upload_folder`` from a client: a copy is kept in the run folder
         until it is uploaded (the caller may change or delete ``path`` at once)."""
-        staged = record.path / "uploads" / f"{uuid.uuid4().hex[:8]}-{Path(name).name or 'upload'}"
-        staged.parent.mkdir(exist_ok=True)
+        staged = record.path / UPLOADS_DIR / uuid.uuid4().hex[:8] / (Path(name).name or "upload")
+        staged.parent.mkdir(parents=True)
         if Path(path).is_dir():
             shutil.copytree(path, staged)
         else:

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import posixpath
-import shutil
 import tempfile
 import threading
 import time
@@ -280,11 +279,6 @@ class Tracking:
         for i in range(0, len(items), MAX_PARAMS):
             self._client.log_batch(mlflow_run_id, tags=items[i:i + MAX_PARAMS])
 
-    def log_artifact(self, mlflow_run_id: str, local_file: str | os.PathLike[str], artifact_path: str | None) -> None:
-        """Queue an upload of a file that stays where it is until then."""
-        self.submit(mlflow_run_id, lambda: self._client.log_artifact(mlflow_run_id, os.fspath(local_file),
-                                                                     artifact_path))
-
     def log_artifacts(self, mlflow_run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None) -> None:
         """Upload a folder's files now (after the writes queued before; the folder may go away after)."""
         self.submit(mlflow_run_id, lambda: self._log_dir(mlflow_run_id, local_dir, artifact_path))
@@ -295,17 +289,13 @@ class Tracking:
             self._client.log_artifacts(mlflow_run_id, os.fspath(local_dir), artifact_path)
 
     def upload(self, mlflow_run_id: str, name: str, path: str) -> None:
-        """Queue ``run.upload_file``/``upload_folder``: ``path`` (kept until then) as ``name``."""
+        """Queue ``run.upload_file``/``upload_folder``/``log_image``: ``path``, a file or folder
+        staged in the run folder under ``name``'s last part (kept until then), as ``name``."""
         def op() -> None:
-            folder, _, base = name.strip("/").rpartition("/")
-            with tempfile.TemporaryDirectory() as tmp:
-                staged = Path(tmp) / base
-                if Path(path).is_dir():
-                    shutil.copytree(path, staged)
-                    self._client.log_artifacts(mlflow_run_id, os.fspath(staged), name.strip("/"))
-                elif Path(path).exists():
-                    shutil.copyfile(path, staged)
-                    self._client.log_artifact(mlflow_run_id, os.fspath(staged), folder or None)
+            if Path(path).is_dir():
+                self._client.log_artifacts(mlflow_run_id, path, name.strip("/"))
+            elif Path(path).exists():
+                self._client.log_artifact(mlflow_run_id, path, posixpath.dirname(name.strip("/")) or None)
 
         self.submit(mlflow_run_id, op)
 

@@ -132,8 +132,7 @@ class Table:
                 table.add_row(*row)
             out.print(table)
             return
-        rows = [self.columns, *((plain(cell) for cell in row) for row in self.rows)]
-        rows = [tuple(row) for row in rows]
+        rows = [tuple(self.columns), *(tuple(plain(cell) for cell in row) for row in self.rows)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(self.columns))]
         sys.stdout.write("".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
                                  for row in rows))

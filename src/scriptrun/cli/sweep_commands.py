@@ -16,6 +16,7 @@ from scriptrun.cli.common import (
     Output,
     OutputOpt,
     WorkspaceOpt,
+    echo,
     emit,
     err,
     follow_parent,
@@ -140,7 +141,7 @@ def show(run_id: str = typer.Argument(..., help="A HyperDrive run id (HD_...).")
             value = row["best_primary_metric"]
             t.add_row(row["run_id"], _params(row["hyperparameters"]), "" if value is None else f"{value:g}",
                       status_text(row["status"]), row["why_stopped"])
-        out.print(f"sweep [bold]{run_id}[/]: {status_text(status)}, {len(rows)} trial(s)")
+        echo(f"sweep [bold]{run_id}[/]: {status_text(status)}, {len(rows)} trial(s)")
         t.print()
 
     emit({"run_id": run_id, "status": status, "primary_metric": metric, "goal": goal, "trials": rows},

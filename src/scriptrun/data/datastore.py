@@ -179,8 +179,11 @@ class Datastore:
         base = root.rstrip("/")
         rel = relative_path(prefix, "prefix")
         start = f"{base}/{rel}" if rel else base
-        found = ({start: fs.info(start)} if fs.isfile(start) else
-                 fs.find(start, detail=True) if fs.exists(start) else {})
+        try:
+            info = fs.info(start)
+        except FileNotFoundError:
+            info = None
+        found = {} if info is None else {start: info} if info["type"] == "file" else fs.find(start, detail=True)
         sizes = {remote: info.get("size") or 0 for remote, info in found.items()}
         copied = 0
         with Progress(f"Downloading from {self.name}", total=sum(sizes.values()), enabled=show_progress) as progress:

@@ -24,7 +24,7 @@ from scriptrun.compute.backend import SECRET_NAMES_VAR
 from scriptrun.errors import ActivityFailedException, RunError, WorkspaceError
 from scriptrun.models import register_model_from_run
 from scriptrun.progress import Progress
-from scriptrun.rundir import METRICS_FILE, MetricsWriter, RunStatus, is_terminal, sorted_logs
+from scriptrun.rundir import METRICS_FILE, UPLOADS_DIR, MetricsWriter, RunStatus, is_terminal, sorted_logs
 from scriptrun.runs.metrics import to_scalar
 from scriptrun.workspace import Workspace
 
@@ -337,7 +337,7 @@ class Run:
     # -- files --------------------------------------------------------------------------------
 
     def _stage(self, name: str) -> Path:
-        folder = self._run_dir / "uploads"
+        folder = self._run_dir / UPLOADS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{uuid.uuid4().hex[:8]}-{Path(name).name}"
 

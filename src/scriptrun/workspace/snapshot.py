@@ -237,18 +237,11 @@ def _read_cache(cache_file: Path) -> tuple[dict[str, list], int]:
 
 def _write_cache(cache_file: Path, files: dict[str, list[int | str]], taken_ns: int) -> None:
     """Replace the stat cache (not fsynced: a lost cache only costs hashing again)."""
-    tmp = cache_file.with_name(f".{cache_file.name}.{_unique()}.tmp")
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"taken_ns": taken_ns, "files": files}))
-        os.replace(tmp, cache_file)
+        atomic_write(cache_file, json.dumps({"taken_ns": taken_ns, "files": files}), durable=False)
     except OSError:
-        tmp.unlink(missing_ok=True)
-
-
-def _unique() -> str:
-    """A temporary file suffix no other process or thread uses at the same time."""
-    return f"{os.getpid()}.{threading.get_ident()}"
+        pass
 
 
 def _intact(obj: str) -> bool:
@@ -284,7 +277,7 @@ def _store(path: Path, objects: Path, mode: int) -> str:
                 os.chmod(target, wanted)
             return digest
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{_unique()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
         shutil.copyfileobj(src, out, 1 << 20)
