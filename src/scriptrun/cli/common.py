@@ -92,13 +92,25 @@ def emit(data: Any, output: Output, table: Callable[[], None]) -> None:
         table()
 
 
-_MARKUP = re.compile(r"\[/?(?:bold|dim|red|green|yellow|cyan)?\]")
+# the markup this CLI writes; an even run of backslashes before it is escaped backslashes
+_MARKUP = re.compile(r"(?<!\\)((?:\\\\)*)\[(?:/?(?:bold|dim|red|green|yellow|cyan)|/)\]")
+_TAG = r"\[[a-z#/@][^[]*?]"  # what rich would read as markup
+_ESCAPABLE = re.compile(rf"(\\*)({_TAG})")
+_ESCAPED = re.compile(rf"(\\*)\\({_TAG})")
+
+
+def escape(text: str) -> str:
+    """``text`` shown as it is by rich (``[...]`` in it is not markup): rich's own
+    ``rich.markup.escape``, without importing rich on the plain-text path."""
+    text = _ESCAPABLE.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", text)
+    return text + "\\" if text.endswith("\\") and not text.endswith("\\\\") else text
 
 
 def plain(text: str) -> str:
     """``text`` without the rich markup this CLI writes (``[bold]``, ``[green]``, ``[/]``, …)
-    and without rich's escapes (``\\[``)."""
-    return _MARKUP.sub("", text).replace("\\[", "[")
+    and with :func:`escape`'s escapes undone: what rich would show, as plain text."""
+    text = _MARKUP.sub(lambda m: m[1][: len(m[1]) // 2], text)
+    return _ESCAPED.sub(lambda m: m[1][: len(m[1]) // 2] + m[2], text)
 
 
 def echo(text: str = "") -> None:

@@ -26,6 +26,7 @@ from scriptrun.cli.common import (
     echo,
     emit,
     err,
+    escape,
     make_table,
     out,
     output_format,
@@ -241,7 +242,7 @@ def _show_table(details: dict[str, Any]) -> None:
               ("Reused from", details.get("reusedFrom") or ""), ("Run folder", details.get("runDir") or "")]
     error = details.get("error") or {}
     if error.get("message"):
-        fields.append(("Error", f"[red]{_escape(error['message'])}[/]"))
+        fields.append(("Error", f"[red]{escape(error['message'])}[/]"))
     for name, path in (details.get("logFiles") or {}).items():
         fields.append(("Log", f"{name} ({path})"))
     for name, value in fields:
@@ -264,13 +265,6 @@ def _echo_children(details: dict[str, Any], indent: str) -> None:
         echo(f"{indent}{'└── ' if last else '├── '}[bold]{name}[/] {status_text(child['status'])}"
              + (f" {took}" if took else "") + reused)
         _echo_children(child, indent + ("    " if last else "│   "))
-
-
-def _escape(text: str) -> str:
-    """``text`` shown as it is (rich would read ``[...]`` in it as markup)."""
-    from rich.markup import escape
-
-    return escape(text)
 
 
 @run_app.command("logs")
@@ -408,7 +402,7 @@ def _key_values(data: dict[str, Any]) -> None:
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = ", ".join(map(str, value)) or "-"
-        echo(f"[bold]{key + ':':<24}[/]{_escape(str(value))}")
+        echo(f"[bold]{key + ':':<24}[/]{escape(str(value))}")
 
 
 @workspace_app.command("create")
@@ -485,9 +479,9 @@ def render_error(exc: ScriptrunError) -> None:
     err.print(f"[bold red]error:[/] {exc.headline}")
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
-            err.print(f"  [bold]{_escape(problem.location())}[/]: {_escape(problem.message)}")
+            err.print(f"  [bold]{escape(problem.location())}[/]: {escape(problem.message)}")
             if problem.hint:  # a hint may hold YAML (`[a, b]`), which rich would read as markup
-                err.print(f"      [dim]hint:[/] {_escape(problem.hint)}")
+                err.print(f"      [dim]hint:[/] {escape(problem.hint)}")
         err.print(f"  {exc.see_also}", markup=False)
     else:
         rest = str(exc).split("\n", 1)[1:] if "\n" in str(exc) else []
